@@ -1,0 +1,45 @@
+"""Composites: functions built from primitives, with no gradient code of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from window_ner.autodiff import ops
+from window_ner.autodiff.tensor import Tensor
+
+__all__ = ["mean", "hardtanh", "logsumexp", "softmax", "log_softmax"]
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over axis: the sum times 1/n."""
+    axes = ops._normalize_axis(axis, x.ndim)
+    count = int(np.prod([x.shape[ax] for ax in axes])) if axes else 1
+    return ops.sum(x, axis, keepdims) * (1.0 / max(count, 1))
+
+
+def hardtanh(x: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
+    """The lecture's hard tanh: x clipped to [lo, hi]; gradient 1 inside, 0 outside."""
+    return ops.clip(x, lo, hi)
+
+
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+    """log sum exp(x) over axis, stable for large |x|: m + log sum exp(x - m) with m the max.
+
+    m is held constant: the result does not depend on it, so no gradient needs to flow through it.
+    """
+    shift = np.max(x.data, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0)
+    out = ops.log(ops.sum(ops.exp(x - shift), axis=axis, keepdims=True)) + shift
+    return out if keepdims else ops.squeeze(out, axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log softmax(x) = x - logsumexp(x), stable for large |x|."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(x) = exp(x - logsumexp(x)): probabilities along axis."""
+    return ops.exp(log_softmax(x, axis))

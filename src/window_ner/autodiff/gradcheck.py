@@ -1,0 +1,119 @@
+"""Check backpropagation against finite differences; compute full Jacobians."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from window_ner.autodiff.tensor import RowSparseGrad, Tensor, no_grad
+
+
+class GradcheckError(AssertionError):
+    """The engine's gradient and the finite-difference estimate disagree."""
+
+
+def _dense(grad: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if grad is None:
+        return np.zeros(shape)
+    return grad.to_dense() if isinstance(grad, RowSparseGrad) else np.asarray(grad)
+
+
+def _as_tensors(inputs: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    return [inputs] if isinstance(inputs, Tensor) else list(inputs)
+
+
+def gradcheck(
+    f: Callable[..., Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    directions: int = 3,
+    max_entries: int = 200,
+    seed: int = 0,
+) -> bool:
+    """Compare the engine's gradients of ``f(*inputs)`` with central differences in float64.
+
+    The output is reduced to a scalar L = sum(f(x) * v) for a random v. For each input that requires a
+    gradient: along ``directions`` random directions d, (L(x + eps d) - L(x - eps d)) / 2 eps must equal
+    <grad, d> (cheap for any size); and for inputs of at most ``max_entries`` elements, entry by entry too.
+    Returns True; raises ``GradcheckError`` naming the input, the worst entry and both values otherwise.
+    """
+    tensors = _as_tensors(inputs)
+    checked = [i for i, t in enumerate(tensors) if t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires a gradient")
+    for i in checked:
+        if tensors[i].dtype != np.float64:
+            raise TypeError(
+                f"gradcheck needs float64 inputs (input {i} is {tensors[i].dtype}): float32 rounding hides "
+                "errors smaller than about 1e-4; build the inputs with dtype=np.float64"
+            )
+    rng = np.random.default_rng(seed)
+    out = f(*tensors)
+    weights = rng.standard_normal(out.shape)
+
+    def loss() -> float:
+        with no_grad():
+            return float(np.sum(f(*tensors).data * weights))
+
+    for i in checked:
+        tensors[i].grad = None
+    out.backward(weights)
+    analytic = {i: _dense(tensors[i].grad, tensors[i].shape) for i in checked}
+
+    for i in checked:
+        x = tensors[i].data
+        original = x.copy()
+        try:
+            for k in range(directions):
+                d = rng.standard_normal(x.shape)
+                x[...] = original + eps * d
+                up = loss()
+                x[...] = original - eps * d
+                down = loss()
+                x[...] = original
+                numeric = (up - down) / (2 * eps)
+                exact = float(np.sum(analytic[i] * d))
+                if not np.isclose(exact, numeric, rtol=rtol, atol=atol * max(1.0, float(np.abs(d).sum()))):
+                    raise GradcheckError(
+                        f"input {i} {tuple(x.shape)}: along random direction {k} the engine gives {exact!r}, "
+                        f"finite differences give {numeric!r}"
+                    )
+            if x.size <= max_entries:
+                numeric_grad = np.empty(x.shape)
+                for index in np.ndindex(x.shape):
+                    x[index] = original[index] + eps
+                    up = loss()
+                    x[index] = original[index] - eps
+                    down = loss()
+                    x[index] = original[index]
+                    numeric_grad[index] = (up - down) / (2 * eps)
+                error = np.abs(analytic[i] - numeric_grad) - rtol * np.abs(numeric_grad)
+                worst = np.unravel_index(int(np.argmax(error)), x.shape) if x.ndim else ()
+                if error[worst] > atol:
+                    raise GradcheckError(
+                        f"input {i} {tuple(x.shape)}: worst entry {tuple(int(j) for j in worst)}: engine "
+                        f"{analytic[i][worst]!r}, finite differences {numeric_grad[worst]!r}"
+                    )
+        finally:
+            x[...] = original
+    return True
+
+
+def jacobian(f: Callable[[Tensor], Tensor], x: Tensor) -> np.ndarray:
+    """The full Jacobian d f(x) / dx, of shape ``f(x).shape + x.shape``, one backward pass per output."""
+    source = Tensor(x.data, requires_grad=True)
+    out = f(source)
+    result = np.zeros(out.shape + source.shape, dtype=np.result_type(out.dtype, source.dtype))
+    if not out.requires_grad:
+        return result
+    for index in np.ndindex(out.shape):
+        upstream = np.zeros(out.shape, dtype=out.dtype)
+        upstream[index] = 1
+        source.grad = None
+        out.backward(upstream, retain_graph=True)
+        result[index] = _dense(source.grad, source.shape)
+    return result

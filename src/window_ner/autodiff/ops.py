@@ -1,0 +1,383 @@
+"""The primitives: each computes its forward value and states its local gradient.
+
+A rule receives the upstream gradient ``g`` (the shape of the op's output) and returns one downstream
+gradient per parent: upstream x local gradient. Rules may return gradients in the output's (broadcast)
+shape; the engine sums them back to each parent's shape in one place (``engine.unbroadcast``). A rule skips
+work for operands that need no gradient (``None``), so data inputs cost nothing on the way back.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from window_ner.autodiff.tensor import RowSparseGrad, Tensor, make
+
+__all__ = [
+    "add", "sub", "mul", "div", "power", "matmul", "neg",
+    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "maximum", "minimum", "where", "clip",
+    "sum", "max", "min",
+    "reshape", "transpose", "broadcast_to", "squeeze", "unsqueeze", "getitem", "concat", "stack",
+    "embedding", "softmax_cross_entropy",
+]
+
+
+def _value(x: Any) -> Any:
+    """The array behind a tensor; plain numbers and arrays pass through (NumPy's promotion rules apply)."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _operand(x: Any) -> tuple[Any, Tensor | None, bool]:
+    """(value, graph node or None, needs a gradient) for a tensor, array or number."""
+    if isinstance(x, Tensor):
+        return x.data, x, x.requires_grad
+    return x, None, False
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# ----------------------------------------------------------------------------- arithmetic
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b. Local Jacobians: I and I ('+' distributes the upstream gradient unchanged)."""
+    av, a, _ = _operand(a)
+    bv, b, _ = _operand(b)
+    return make(av + bv, (a, b), lambda g: (g, g), "add")
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b. Local Jacobians: I and -I."""
+    av, a, _ = _operand(a)
+    bv, b, need_b = _operand(b)
+    return make(av - bv, (a, b), lambda g: (g, -g if need_b else None), "sub")
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b elementwise. Local Jacobians: diag(b) and diag(a) ('*' switches the inputs)."""
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    return make(av * bv, (a, b),
+                lambda g: (g * bv if need_a else None, g * av if need_b else None), "mul")
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise. Local Jacobians: diag(1/b) and diag(-a/b^2)."""
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    out = av / bv
+    return make(out, (a, b),
+                lambda g: (g / bv if need_a else None, -g * out / bv if need_b else None), "div")
+
+
+def power(a: Any, b: Any) -> Tensor:
+    """a ** b elementwise. Local Jacobians: diag(b a^(b-1)) and diag(a^b log a)."""
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    out = av**bv
+
+    def rule(g: np.ndarray) -> tuple:
+        ga = g * bv * av ** (bv - 1) if need_a else None
+        gb = g * out * np.log(av) if need_b else None
+        return ga, gb
+
+    return make(out, (a, b), rule, "pow")
+
+
+def neg(a: Tensor) -> Tensor:
+    """-a. Local Jacobian: -I."""
+    return make(-a.data, (a,), lambda g: (-g,), "neg")
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """a @ b (matrix, vector and batched). For z = W x: dz/dW = g x^T, dz/dx = W^T g."""
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    av, bv = np.asarray(av), np.asarray(bv)
+
+    # Treat vectors as matrices (a row for a, a column for b); the added axes are dropped again below.
+    a2 = av[None, :] if av.ndim == 1 else av
+    b2 = bv[:, None] if bv.ndim == 1 else bv
+    out2_shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
+
+    def rule(g: np.ndarray) -> tuple:
+        g2 = g.reshape(out2_shape)
+        ga = gb = None
+        if need_a:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            ga = ga[..., 0, :] if av.ndim == 1 else ga
+        if need_b:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            gb = gb[..., 0] if bv.ndim == 1 else gb
+        return ga, gb
+
+    return make(av @ bv, (a, b), rule, "matmul")
+
+
+# ----------------------------------------------------------------------------- elementwise
+
+def exp(a: Tensor) -> Tensor:
+    """exp(a). Local Jacobian: diag(exp(a))."""
+    out = np.exp(a.data)
+    return make(out, (a,), lambda g: (g * out,), "exp")
+
+
+def log(a: Tensor) -> Tensor:
+    """log(a). Local Jacobian: diag(1/a)."""
+    av = a.data
+    return make(np.log(av), (a,), lambda g: (g / av,), "log")
+
+
+def sqrt(a: Tensor) -> Tensor:
+    """sqrt(a). Local Jacobian: diag(1 / (2 sqrt(a)))."""
+    out = np.sqrt(a.data)
+    return make(out, (a,), lambda g: (g / (2 * out),), "sqrt")
+
+
+def abs(a: Tensor) -> Tensor:
+    """|a|. Local Jacobian: diag(sign(a)), taking 0 at a = 0."""
+    av = a.data
+    return make(np.abs(av), (a,), lambda g: (g * np.sign(av),), "abs")
+
+
+def tanh(a: Tensor) -> Tensor:
+    """tanh(a). Local Jacobian: diag(1 - tanh(a)^2)."""
+    out = np.tanh(a.data)
+    return make(out, (a,), lambda g: (g * (1 - out * out),), "tanh")
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    """sigma(a) = 1 / (1 + e^-a). Local Jacobian: diag(sigma(a) (1 - sigma(a)))."""
+    # 0.5 (1 + tanh(a/2)) equals the logistic function and never overflows.
+    out = 0.5 * (1 + np.tanh(0.5 * a.data))
+    return make(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
+
+
+def relu(a: Tensor) -> Tensor:
+    """max(a, 0). Local Jacobian: diag(1[a > 0])."""
+    positive = a.data > 0
+    return make(np.maximum(a.data, 0), (a,), lambda g: (g * positive,), "relu")
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max(a, b): routes g to the larger input; a tie gives each half."""
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    out = np.maximum(av, bv)
+    share_a = np.where(av > bv, 1.0, np.where(av == bv, 0.5, 0.0)).astype(out.dtype)
+    return make(out, (a, b),
+                lambda g: (g * share_a if need_a else None, g * (1 - share_a) if need_b else None), "maximum")
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min(a, b): routes g to the smaller input; a tie gives each half."""
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    out = np.minimum(av, bv)
+    share_a = np.where(av < bv, 1.0, np.where(av == bv, 0.5, 0.0)).astype(out.dtype)
+    return make(out, (a, b),
+                lambda g: (g * share_a if need_a else None, g * (1 - share_a) if need_b else None), "minimum")
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """condition ? a : b elementwise. Local Jacobians: diag(condition) and diag(not condition)."""
+    cond = np.asarray(_value(condition), dtype=bool)
+    av, a, need_a = _operand(a)
+    bv, b, need_b = _operand(b)
+    out = np.where(cond, av, bv)
+    zero = np.zeros((), dtype=out.dtype)
+    return make(out, (a, b),
+                lambda g: (np.where(cond, g, zero) if need_a else None,
+                           np.where(cond, zero, g) if need_b else None), "where")
+
+
+def clip(a: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """a clipped to [lo, hi]. Local Jacobian: diag(1[lo <= a <= hi])."""
+    av = a.data
+    inside = np.ones(av.shape, dtype=bool)
+    if lo is not None:
+        inside &= av >= lo
+    if hi is not None:
+        inside &= av <= hi
+    return make(np.clip(av, lo, hi), (a,), lambda g: (g * inside,), "clip")
+
+
+# ----------------------------------------------------------------------------- reductions
+
+def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(builtins.sorted(ax % ndim if ndim else 0 for ax in axes))
+
+
+def _restore_axes(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    """Put back the reduced axes (as size 1) so g broadcasts against the input."""
+    return g if keepdims else np.expand_dims(g, axes)
+
+
+def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over axis. Local Jacobian: ones, so every input receives the upstream gradient."""
+    shape, axes = a.shape, _normalize_axis(axis, a.ndim)
+    return make(np.sum(a.data, axis=axes, keepdims=keepdims), (a,),
+                lambda g: (np.broadcast_to(_restore_axes(g, axes, keepdims), shape),), "sum")
+
+
+def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Tensor:
+    axes = _normalize_axis(axis, a.ndim)
+    kept = reduce(a.data, axis=axes, keepdims=True)
+    winners = a.data == kept
+    ties = np.sum(winners, axis=axes, keepdims=True)
+
+    def rule(g: np.ndarray) -> tuple:
+        return (winners * (_restore_axes(g, axes, keepdims) / ties),)
+
+    out = kept if keepdims else np.squeeze(kept, axis=axes)
+    return make(out, (a,), rule, op)
+
+
+def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Max over axis: routes the gradient to the maximum; k tied maxima receive 1/k of it each."""
+    return _extremum(a, axis, keepdims, np.max, "max")
+
+
+def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Min over axis: routes the gradient to the minimum; k tied minima receive 1/k of it each."""
+    return _extremum(a, axis, keepdims, np.min, "min")
+
+
+# ----------------------------------------------------------------------------- shape
+
+def reshape(a: Tensor, shape: Sequence[int]) -> Tensor:
+    """Same values, new shape. Local Jacobian: I (the gradient is reshaped back)."""
+    old = a.shape
+    return make(a.data.reshape(shape), (a,), lambda g: (g.reshape(old),), "reshape")
+
+
+def transpose(a: Tensor, axes: Sequence[int] = ()) -> Tensor:
+    """Permute axes (reverse them when none are given). The gradient takes the inverse permutation."""
+    axes = tuple(axes) or tuple(reversed(range(a.ndim)))
+    inverse = tuple(np.argsort(axes))
+    return make(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),), "transpose")
+
+
+def broadcast_to(a: Tensor, shape: Sequence[int]) -> Tensor:
+    """Repeat along new or size-1 axes. Local Jacobian: copies, so the engine's unbroadcast sums them."""
+    return make(np.broadcast_to(a.data, tuple(shape)), (a,), lambda g: (g,), "broadcast_to")
+
+
+def squeeze(a: Tensor, axis: Any = None) -> Tensor:
+    """Drop size-1 axes. Local Jacobian: I (reshaped back)."""
+    old = a.shape
+    return make(np.squeeze(a.data, axis=axis), (a,), lambda g: (g.reshape(old),), "squeeze")
+
+
+def unsqueeze(a: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis. Local Jacobian: I (reshaped back)."""
+    old = a.shape
+    return make(np.expand_dims(a.data, axis), (a,), lambda g: (g.reshape(old),), "unsqueeze")
+
+
+def _is_advanced(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return builtins.any(isinstance(p, (list, np.ndarray, Tensor)) for p in parts)
+
+
+def getitem(a: Tensor, index: Any) -> Tensor:
+    """a[index] with slices, integers and integer arrays. The gradient is scattered back; repeats add up."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(p.data if isinstance(p, Tensor) else p for p in index)
+    shape, dtype = a.shape, a.dtype
+    advanced = _is_advanced(index)
+
+    def rule(g: np.ndarray) -> tuple:
+        grad = np.zeros(shape, dtype=dtype)
+        if advanced:
+            np.add.at(grad, index, g)  # plain assignment would drop repeated indices
+        else:
+            grad[index] = g
+        return (grad,)
+
+    return make(a.data[index], (a,), rule, "getitem")
+
+
+def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join along an existing axis. The gradient is split back at the same boundaries."""
+    tensors = [_as_tensor(t) for t in tensors]
+    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    return make(np.concatenate([t.data for t in tensors], axis=axis), tuple(tensors),
+                lambda g: tuple(np.split(g, bounds, axis=axis)), "concat")
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join along a new axis. Each input receives its slice of the gradient."""
+    tensors = [_as_tensor(t) for t in tensors]
+    out = np.stack([t.data for t in tensors], axis=axis)
+    axis = axis % out.ndim
+    return make(out, tuple(tensors),
+                lambda g: tuple(np.take(g, i, axis=axis) for i in range(len(tensors))), "stack")
+
+
+# ----------------------------------------------------------------------------- fused primitives
+
+def embedding(table: Tensor, ids: Any, sparse: bool = True) -> Tensor:
+    """Rows ``table[ids]``: output shape ids.shape + (d,). The gradient reaching the table is row-sparse.
+
+    With ``sparse=True`` (the default) the table's gradient is a ``RowSparseGrad``: the unique ids and the
+    sum of the upstream gradients of their occurrences; ``sparse=False`` gives the dense (vocab x d) array.
+    """
+    ids = np.asarray(_value(ids))
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"embedding ids must be integers, not {ids.dtype}")
+    shape = table.shape
+
+    def rule(g: np.ndarray) -> tuple:
+        grad = RowSparseGrad.from_ids(ids, g, shape)
+        return (grad if sparse else grad.to_dense(),)
+
+    return make(np.take(table.data, ids, axis=0), (table,), rule, "embedding")
+
+
+def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
+    """-log softmax(logits)[target] over the last axis; fused so its gradient is simply p - onehot.
+
+    ``targets`` are integer class ids of shape ``logits.shape[:-1]``. ``reduction`` is "mean" (over all
+    positions), "sum", or "none" (one loss per position).
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    z = logits.data
+    targets = np.asarray(_value(targets))
+    if targets.shape != z.shape[:-1]:
+        raise ValueError(f"targets have shape {targets.shape}, expected {z.shape[:-1]} for logits {z.shape}")
+    n_classes = z.shape[-1]
+    if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
+        raise ValueError(
+            f"targets must be class ids in [0, {n_classes}), got values {targets.min()}..{targets.max()}"
+        )
+    shifted = z - z.max(axis=-1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probs = shifted - log_norm
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+    losses = -picked
+    count = builtins.max(losses.size, 1)
+
+    def rule(g: np.ndarray) -> tuple:
+        grad = np.exp(log_probs)
+        np.put_along_axis(grad, targets[..., None],
+                          np.take_along_axis(grad, targets[..., None], axis=-1) - 1, axis=-1)
+        if reduction == "none":
+            return (grad * g[..., None],)
+        return (grad * (g / count if reduction == "mean" else g),)
+
+    if reduction == "none":
+        out = losses
+    else:
+        out = np.asarray(losses.sum() / count if reduction == "mean" else losses.sum(), dtype=z.dtype)
+    return make(out, (logits,), rule, "softmax_cross_entropy")

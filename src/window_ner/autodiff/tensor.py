@@ -1,0 +1,337 @@
+"""Tensor: an array, its gradient, and the op that made it.
+
+A tensor made by an op remembers its parents and a backward rule. The rule receives the upstream gradient
+and returns one downstream gradient per parent (None where a parent needs none). It captures arrays, never
+the output tensor, so a graph holds no reference cycles and is freed by reference counting.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+BackwardRule = Callable[[np.ndarray], Sequence[Any]]
+
+
+
+class _GradMode(threading.local):
+    enabled = True  # a class default: looking it up never fails, so it stays cheap on the hot path
+
+
+_mode = _GradMode()
+# Every tensor gets the next number at birth. A tensor is always born after its parents, so sorting by
+# this number is a topological order: the backward pass needs no separate graph search.
+_birth = itertools.count()
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a ``no_grad()`` block (per thread)."""
+    return _mode.enabled
+
+
+class no_grad:
+    """Context manager (and decorator) inside which ops record no graph."""
+
+    def __enter__(self) -> None:
+        self._previous = is_grad_enabled()
+        _mode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._previous
+
+    def __call__(self, fn: Callable) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+
+class RowSparseGrad:
+    """Gradient of an embedding table: the unique rows touched and their summed gradients.
+
+    ``rows`` are unique and sorted; ``values[i]`` is the gradient of row ``rows[i]``; every other row's
+    gradient is zero. Dense equivalent: ``to_dense()``.
+    """
+
+    __slots__ = ("rows", "values", "shape")
+
+    def __init__(self, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
+        self.rows = rows
+        self.values = values
+        self.shape = tuple(shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    @classmethod
+    def from_ids(cls, ids: np.ndarray, grads: np.ndarray, shape: tuple[int, ...]) -> RowSparseGrad:
+        """Sum the gradient rows of repeated ids once (sort, then one reduceat)."""
+        flat_ids = ids.reshape(-1)
+        flat_grads = grads.reshape(flat_ids.size, *shape[1:])
+        if flat_ids.size == 0:
+            return cls(flat_ids.astype(np.int64), flat_grads, shape)
+        order = np.argsort(flat_ids, kind="stable")
+        sorted_ids = flat_ids[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+        values = np.add.reduceat(flat_grads[order], starts, axis=0)
+        return cls(sorted_ids[starts].astype(np.int64, copy=False), values, shape)
+
+    def to_dense(self) -> np.ndarray:
+        dense = np.zeros(self.shape, dtype=self.values.dtype)
+        dense[self.rows] = self.values
+        return dense
+
+    def astype(self, dtype: np.dtype) -> RowSparseGrad:
+        return RowSparseGrad(self.rows, self.values.astype(dtype, copy=False), self.shape)
+
+    def scale(self, factor: float) -> RowSparseGrad:
+        return RowSparseGrad(self.rows, self.values * factor, self.shape)
+
+    def __add__(self, other: RowSparseGrad | np.ndarray) -> RowSparseGrad | np.ndarray:
+        if isinstance(other, RowSparseGrad):
+            rows = np.concatenate((self.rows, other.rows))
+            values = np.concatenate((self.values, other.values))
+            return RowSparseGrad.from_ids(rows, values, self.shape)
+        dense = np.array(other, dtype=np.result_type(other, self.values), copy=True)
+        dense[self.rows] += self.values
+        return dense
+
+    __radd__ = __add__
+
+    def __repr__(self) -> str:
+        return f"RowSparseGrad(shape={self.shape}, rows={self.rows.size}, dtype={self.values.dtype})"
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    # Python scalars and lists default to float32, the training dtype.
+    return np.asarray(data, dtype=np.float32 if dtype is None else dtype)
+
+
+class Tensor:
+    """An ``np.ndarray`` (``.data``) with a gradient (``.grad``) and the graph that produced it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retain", "_seq", "name",
+                 "__weakref__")
+    # Makes ``ndarray + Tensor`` defer to ``Tensor.__radd__`` instead of looping element by element.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
+        self.data = _to_array(data, dtype)
+        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+            raise TypeError(f"only floating-point tensors can require a gradient, not {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._parents: tuple = ()
+        self._backward: BackwardRule | None = None
+        self._op = "leaf"
+        self._retain = False
+        self._seq = next(_birth)
+        self.name = name
+
+    # ----- array-like attributes -----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op that recorded a graph."""
+        return self._backward is None
+
+    @property
+    def op(self) -> str:
+        """Name of the op that made this tensor ("leaf" for user-made tensors)."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple[Tensor, ...]:
+        """The tensors this one was computed from, as recorded in the graph."""
+        return tuple(p for p in self._parents if p is not None)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, outside any graph."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> Tensor:
+        """Keep this intermediate tensor's gradient in ``.grad`` during backward."""
+        self._retain = True
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor; see ``window_ner.autodiff.engine.backward``."""
+        engine.backward(self, gradient, retain_graph=retain_graph)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
+
+    # ----- operators: each one line, the rules live in ops.py -----
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # ----- methods -----
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def hardtanh(self, lo: float = -1.0, hi: float = 1.0) -> Tensor:
+        return functional.hardtanh(self, lo, hi)
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        return ops.clip(self, lo, hi)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return functional.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
+        return ops.transpose(self, ())
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    expand = broadcast_to
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+
+def make(data: np.ndarray, parents: tuple, backward: BackwardRule, op: str) -> Tensor:
+    """The result of an op: records parents and rule only if some parent needs a gradient.
+
+    ``parents`` may hold None for operands that are plain numbers or arrays.
+    """
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = None
+    out._op = op
+    out._retain = False
+    out._seq = next(_birth)
+    out.name = None
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    if _mode.enabled:
+        for parent in parents:
+            if parent is not None and parent.requires_grad:
+                out.requires_grad = True
+                out._parents = parents
+                out._backward = backward
+                break
+    return out
+
+
+_new_tensor = Tensor.__new__
+
+
+# Imported last: ops, functional and engine need the Tensor class defined above.
+from window_ner.autodiff import engine, functional, ops  # noqa: E402
