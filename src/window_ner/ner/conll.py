@@ -1,0 +1,348 @@
+"""Reading and writing CoNLL column files: one token per line, blank lines between sentences.
+
+The reader streams (one line at a time) and checks the file as it goes: every token line must have the
+same number of columns as the first one, no column may be empty, and every line must decode in the given
+encoding. Problems raise :class:`ConllFormatError` naming ``file:line``; with ``strict=False`` the
+sentence holding a bad line is dropped instead (a sentence with a token missing would silently shift
+every window and could break its tag sequence) and the reader counts what it dropped.
+
+Columns are separated by runs of spaces, or by tabs when a line holds a tab (then a field may contain
+spaces). ``-DOCSTART-`` lines mark document boundaries; only their first field is looked at.
+
+This module only moves strings around: whether a tag belongs to a scheme is decided by the tags module,
+which can be plugged in through the ``tag_check`` and ``validate`` hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+DOCSTART = "-DOCSTART-"
+MAX_KEPT_ERRORS = 100  # non-strict reading keeps the first errors for reports, not one per bad line
+NEW_FILE_MODE = 0o644  # mkstemp creates 0600 files; give results the permissions of a normal file
+
+
+class ConllFormatError(ValueError):
+    """A CoNLL file is malformed; ``str()`` reads ``file:line: what was expected``."""
+
+    def __init__(self, path: str | os.PathLike[str], line: int, message: str):
+        self.path = os.fspath(path)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.path}:{line}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the default pickling passes only the formatted text back to __init__
+        return (type(self), (self.path, self.line, self.message))
+
+
+@dataclass(slots=True)
+class Sentence:
+    """One sentence of a CoNLL file: tokens, tags (None for unlabelled input) and the other columns.
+
+    ``columns`` holds the remaining columns in file order, one list per column (for CoNLL-2003: POS,
+    chunk); ``doc`` is the index of the document holding the sentence and ``line`` the 1-based line
+    where it starts (0 for sentences that were not read from a file).
+    """
+
+    tokens: list[str]
+    tags: list[str] | None = None
+    columns: list[list[str]] = field(default_factory=list)
+    doc: int = 0
+    line: int = 0
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def _split(line: str) -> list[str]:
+    """Fields of a line: tab-separated if it holds a tab, else separated by runs of spaces."""
+    if "\t" in line:
+        return line.split("\t")
+    fields = line.split(" ")
+    if "" in fields:  # runs of spaces; a leading space still shows up as an empty first field
+        fields = fields[:1] + [f for f in fields[1:] if f]
+    return fields
+
+
+class ConllReader:
+    """An iterable over the sentences of a CoNLL file that counts what it read and what it skipped.
+
+    Iterating reads the file again from the start and resets the counters: ``sentences``, ``tokens``,
+    ``documents``, and in non-strict mode ``skipped_lines`` (malformed lines), ``skipped_sentences``
+    (sentences dropped because they held one) and ``errors`` (the first few errors, for reports).
+
+    ``tag_check(tag)`` is called for each distinct tag and ``validate(tags)`` for each sentence's tag
+    list; a ValueError from either is reported at the tag's line (or the sentence's first line).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, token_column: int = 0, tag_column: int | None = -1,
+                 encoding: str = "utf-8", strict: bool = True, docstart: str = DOCSTART,
+                 tag_check: Callable[[str], object] | None = None,
+                 validate: Callable[[list[str]], object] | None = None):
+        if tag_column is not None and tag_column == token_column:
+            raise ValueError(f"token_column and tag_column are both {token_column}; "
+                             "pass tag_column=None for a file without tags")
+        "".encode(encoding)  # an unknown encoding name fails here, before any reading (LookupError)
+        self.path = path
+        self.token_column = token_column
+        self.tag_column = tag_column
+        self.encoding = encoding
+        self.strict = strict
+        self.docstart = docstart
+        self.tag_check = tag_check
+        self.validate = validate
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sentences = 0
+        self.tokens = 0
+        self.documents = 0
+        self.skipped_lines = 0
+        self.skipped_sentences = 0
+        self.errors: list[ConllFormatError] = []
+
+    def __iter__(self) -> Iterator[Sentence]:
+        self._reset()
+        return self._read()
+
+    def _problem(self, line: int, message: str) -> None:
+        """Raise in strict mode; otherwise count the bad line and keep the error for reports."""
+        error = ConllFormatError(self.path, line, message)
+        if self.strict:
+            raise error
+        self.skipped_lines += 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(error)
+
+    def _resolve(self, column: int, what: str, option: str, ncols: int, line: int) -> int:
+        index = column + ncols if column < 0 else column
+        if not 0 <= index < ncols:
+            # a setting that cannot fit the file would fail on every line: always an error
+            plural = "s" if ncols != 1 else ""
+            raise ConllFormatError(self.path, line, f"the {what} column {column} does not exist: the line "
+                                   f"has {ncols} column{plural}; pass {option}=...")
+        return index
+
+    def _read(self) -> Iterator[Sentence]:
+        rows: list[list[str]] = []
+        start = 0  # line where the current sentence begins
+        bad = False  # the current sentence holds a malformed line (non-strict mode)
+        doc = -1  # -1 until the first -DOCSTART-, or the first sentence of a file without them
+        ncols = first_line = 0
+        token_i = tag_i = 0
+        extra: list[int] = []
+        good_tags: set[str] = set()  # tag_check is a per-tag test: remember the tags that passed
+        lineno = 0
+
+        def finish() -> Iterator[Sentence]:
+            nonlocal rows, bad
+            if not rows:
+                return
+            if bad:
+                self.skipped_sentences += 1
+            else:
+                tags = [r[tag_i] for r in rows] if self.tag_column is not None else None
+                sentence = Sentence([r[token_i] for r in rows], tags,
+                                    [[r[c] for r in rows] for c in extra], max(doc, 0), start)
+                if self._validated(sentence):
+                    self.sentences += 1
+                    self.tokens += len(rows)
+                    yield sentence
+            rows, bad = [], False
+
+        with open(self.path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    text = raw.decode(self.encoding)
+                except UnicodeDecodeError as e:
+                    # decoding per line is what lets the error name its line
+                    self._problem(lineno, f"bytes {raw[e.start:e.end]!r} at column {e.start + 1} are not "
+                                  f"valid {self.encoding}; pass the file's encoding (e.g. 'latin-1')")
+                    if not rows:
+                        start = lineno
+                        doc = max(doc, 0)
+                    rows.append([])
+                    bad = True
+                    continue
+                if lineno == 1 and text.startswith("\ufeff"):
+                    text = text[1:]  # byte-order mark written by some editors
+                line = text.rstrip(" \t\r\n")
+                if not line:
+                    yield from finish()
+                    continue
+                fields = _split(line)
+                if fields[0] == self.docstart:
+                    yield from finish()
+                    doc += 1
+                    continue
+                if not rows:
+                    start = lineno
+                    doc = max(doc, 0)
+                rows.append(fields)
+                if ncols == 0:
+                    ncols, first_line = len(fields), lineno
+                    token_i = self._resolve(self.token_column, "token", "token_column", ncols, lineno)
+                    if self.tag_column is not None:
+                        tag_i = self._resolve(self.tag_column, "tag", "tag_column", ncols, lineno)
+                        if tag_i == token_i:
+                            raise ConllFormatError(self.path, lineno, f"the tag column {self.tag_column} is "
+                                                   "the token column; pass tag_column=None for a file "
+                                                   "without tags")
+                    used = {token_i, tag_i} if self.tag_column is not None else {token_i}
+                    extra = [c for c in range(ncols) if c not in used]
+                if len(fields) != ncols:
+                    bad = True
+                    self._problem(lineno, f"expected {ncols} columns (as on line {first_line}), found "
+                                  f"{len(fields)}")
+                elif "" in fields:
+                    bad = True
+                    where = fields.index("")
+                    what = "the token" if where == token_i else f"column {where + 1}"
+                    self._problem(lineno, f"{what} is empty; expected {ncols} non-empty columns separated by "
+                                  "spaces or tabs (is there a stray space or tab?)")
+                elif self.tag_check is not None and self.tag_column is not None:
+                    tag = fields[tag_i]
+                    if tag not in good_tags:
+                        try:
+                            self.tag_check(tag)
+                        except ValueError as e:
+                            bad = True
+                            self._problem(lineno, str(e))
+                        else:
+                            good_tags.add(tag)
+            yield from finish()
+        self.documents = doc + 1
+        if self.sentences == 0:
+            if self.skipped_sentences:
+                first = self.errors[0] if self.errors else ""
+                raise ConllFormatError(self.path, max(lineno, 1), f"no sentences left: all "
+                                       f"{self.skipped_sentences} were skipped as malformed (first: {first})")
+            raise ConllFormatError(self.path, max(lineno, 1), "no sentences: the file is empty or holds "
+                                   "only blank and -DOCSTART- lines; expected token lines with blank lines "
+                                   "between sentences")
+
+    def _validated(self, sentence: Sentence) -> bool:
+        """Run the sentence-level hook; False when the sentence is dropped (non-strict mode)."""
+        if self.validate is None or sentence.tags is None:
+            return True
+        try:
+            self.validate(sentence.tags)
+        except ValueError as e:
+            self._problem(sentence.line, f"{e} (in the sentence starting on this line)")
+            self.skipped_sentences += 1
+            return False
+        return True
+
+
+def read_conll(path: str | os.PathLike[str], *, token_column: int = 0, tag_column: int | None = -1,
+               encoding: str = "utf-8", strict: bool = True, docstart: str = DOCSTART,
+               tag_check: Callable[[str], object] | None = None,
+               validate: Callable[[list[str]], object] | None = None) -> Iterator[Sentence]:
+    """Stream the sentences of a CoNLL file (see :class:`ConllReader` for the options and counters)."""
+    return iter(ConllReader(path, token_column=token_column, tag_column=tag_column, encoding=encoding,
+                            strict=strict, docstart=docstart, tag_check=tag_check, validate=validate))
+
+
+def load_conll(path: str | os.PathLike[str], **options: Any) -> list[Sentence]:
+    """All sentences of a CoNLL file as a list; ``options`` are those of :func:`read_conll`."""
+    return list(read_conll(path, **options))
+
+
+def _check_fields(fields: list[str], number: int) -> None:
+    for f in fields:
+        if not f or any(c in f for c in " \t\r\n"):
+            raise ValueError(f"sentence {number}: field {f!r} is empty or holds whitespace, which a "
+                             "space-separated CoNLL file cannot represent; clean the tokens first")
+
+
+def _lines(sentences: Iterable[Sentence | Sequence[str]], predictions: Iterable[Sequence[str]] | None,
+           extra_columns: bool, docstart: bool | str) -> Iterator[str]:
+    """The text of a CoNLL file, line by line (each ending in a newline)."""
+    preds = iter(predictions) if predictions is not None else None
+    width = 0
+    previous_doc: int | None = None
+    number = 0
+    for number, item in enumerate(sentences, 1):
+        sentence = item if isinstance(item, Sentence) else Sentence(list(item))
+        n = len(sentence.tokens)
+        if n == 0:
+            raise ValueError(f"sentence {number} has no tokens, and a CoNLL file cannot hold an empty "
+                             "sentence; drop empty sentences before writing")
+        columns: list[Sequence[str]] = [sentence.tokens]
+        if extra_columns:
+            columns.extend(sentence.columns)
+        if sentence.tags is not None:
+            columns.append(sentence.tags)
+        if preds is not None:
+            predicted = next(preds, None)
+            if predicted is None:
+                raise ValueError(f"there are fewer predictions than sentences (none for sentence {number}); "
+                                 "pass one tag list per sentence")
+            columns.append(predicted)
+        for i, column in enumerate(columns):
+            if len(column) != n:
+                raise ValueError(f"sentence {number} has {n} tokens but {len(column)} values in output "
+                                 f"column {i + 1}; every column needs one value per token")
+        if width == 0:
+            width = len(columns)
+        elif len(columns) != width:
+            raise ValueError(f"sentence {number} would have {len(columns)} columns but the first has "
+                             f"{width}; every line of a CoNLL file needs the same number")
+        if docstart and sentence.doc != previous_doc:
+            if isinstance(docstart, str):
+                yield docstart + "\n\n"
+            else:  # CoNLL-2003 style: -X- in the token-attribute columns, O in the tag columns
+                tag_cols = (sentence.tags is not None) + (preds is not None)
+                yield " ".join([DOCSTART] + ["-X-"] * (width - 1 - tag_cols) + ["O"] * tag_cols) + "\n\n"
+            previous_doc = sentence.doc
+        for fields in zip(*columns, strict=True):  # lengths were checked above
+            line = " ".join(fields)
+            if line.count(" ") != width - 1 or "\t" in line or "\n" in line or "\r" in line or "" in fields:
+                _check_fields(list(fields), number)
+            yield line + "\n"
+        yield "\n"
+    if preds is not None and next(preds, None) is not None:
+        raise ValueError(f"there are more predictions than the {number} sentences; pass one tag list per "
+                         "sentence")
+
+
+def write_conll(dest: str | os.PathLike[str] | TextIO, sentences: Iterable[Sentence | Sequence[str]],
+                predictions: Iterable[Sequence[str]] | None = None, *, extra_columns: bool = True,
+                docstart: bool | str = False, encoding: str = "utf-8") -> None:
+    """Write sentences as ``token [other columns] [gold] [predicted]`` lines, as conlleval reads them.
+
+    ``sentences`` are :class:`Sentence` objects or plain token lists; ``predictions`` (one tag list per
+    sentence) adds a last column. ``docstart=True`` writes a ``-DOCSTART-`` line (``-X-``/``O`` filled
+    to the column count) wherever ``Sentence.doc`` changes; a string is written as that line instead.
+    ``dest`` is a path, written atomically (a temporary file in the same folder, then renamed), or an
+    open text file such as ``sys.stdout``.
+    """
+    lines = _lines(sentences, predictions, extra_columns, docstart)
+    if hasattr(dest, "write"):
+        for line in lines:
+            dest.write(line)  # type: ignore[union-attr]
+        return
+    path = Path(dest)  # type: ignore[arg-type]
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist; create it first")
+    mode = path.stat().st_mode & 0o7777 if path.exists() else NEW_FILE_MODE
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
+            f.writelines(lines)
+            f.flush()
+            os.fsync(f.fileno())  # the rename must not become visible before the data is on disk
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        # the temporary file must not outlive a failed write (bad input, full disk, Ctrl-C)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
