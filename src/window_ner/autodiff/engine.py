@@ -61,6 +61,8 @@ def _store(node: Tensor, grad: Any, handed_out: set[int]) -> None:
     """Accumulate into ``node.grad``; every stored dense array owns its memory and is stored once."""
     if isinstance(grad, np.ndarray) and (grad.base is not None or id(grad) in handed_out):
         grad = grad.copy()
+    elif isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
+        grad = np.array(grad)
     if node.grad is None:
         node.grad = grad
     elif isinstance(node.grad, np.ndarray) and isinstance(grad, np.ndarray):

@@ -24,22 +24,26 @@ def hardtanh(x: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
     return ops.clip(x, lo, hi)
 
 
-def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
-    """log sum exp(x) over axis, stable for large |x|: m + log sum exp(x - m) with m the max.
-
-    m is held constant: the result does not depend on it, so no gradient needs to flow through it.
-    """
+def _shifted(x: Tensor, axis: int) -> tuple[Tensor, np.ndarray]:
+    """(x - m, m) with m the max along axis, held constant: no result depends on it, so no gradient flows."""
     shift = np.max(x.data, axis=axis, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)
-    out = ops.log(ops.sum(ops.exp(x - shift), axis=axis, keepdims=True)) + shift
+    return x - shift, shift
+
+
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+    """log sum exp(x) over axis, stable for large |x|: m + log sum exp(x - m) with m the max."""
+    shifted, shift = _shifted(x, axis)
+    out = ops.log(ops.sum(ops.exp(shifted), axis=axis, keepdims=True)) + shift
     return out if keepdims else ops.squeeze(out, axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """log softmax(x) = x - logsumexp(x), stable for large |x|."""
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    """log softmax(x) = (x - m) - log sum exp(x - m): exact in float32 even for |x| near 1e4."""
+    shifted, _ = _shifted(x, axis)
+    return shifted - ops.log(ops.sum(ops.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """softmax(x) = exp(x - logsumexp(x)): probabilities along axis."""
+    """softmax(x) = exp(log softmax(x)): probabilities along axis."""
     return ops.exp(log_softmax(x, axis))

@@ -231,7 +231,7 @@ def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Ten
     axes = _normalize_axis(axis, a.ndim)
     kept = reduce(a.data, axis=axes, keepdims=True)
     winners = a.data == kept
-    ties = np.sum(winners, axis=axes, keepdims=True)
+    ties = np.sum(winners, axis=axes, keepdims=True, dtype=a.dtype)
 
     def rule(g: np.ndarray) -> tuple:
         return (winners * (_restore_axes(g, axes, keepdims) / ties),)
@@ -260,8 +260,8 @@ def reshape(a: Tensor, shape: Sequence[int]) -> Tensor:
 
 def transpose(a: Tensor, axes: Sequence[int] = ()) -> Tensor:
     """Permute axes (reverse them when none are given). The gradient takes the inverse permutation."""
-    axes = tuple(axes) or tuple(reversed(range(a.ndim)))
-    inverse = tuple(np.argsort(axes))
+    axes = tuple(ax % a.ndim for ax in axes) or tuple(reversed(range(a.ndim)))
+    inverse = tuple(int(i) for i in np.argsort(axes))
     return make(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),), "transpose")
 
 
@@ -336,6 +336,8 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True) -> Tensor:
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"embedding ids must be integers, not {ids.dtype}")
     shape = table.shape
+    if ids.size and (ids.min() < 0 or ids.max() >= shape[0]):
+        raise IndexError(f"embedding ids must be in [0, {shape[0]}), got values {ids.min()}..{ids.max()}")
 
     def rule(g: np.ndarray) -> tuple:
         grad = RowSparseGrad.from_ids(ids, g, shape)

@@ -61,6 +61,7 @@ class RowSparseGrad:
     """
 
     __slots__ = ("rows", "values", "shape")
+    __array_ufunc__ = None  # ``ndarray + RowSparseGrad`` must reach __radd__, not loop over elements
 
     def __init__(self, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
         self.rows = rows
