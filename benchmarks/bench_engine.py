@@ -1,0 +1,307 @@
+"""How much does the engine cost on top of NumPy?
+
+Two questions, one table each (median of several repeats, all in this process, cyclic GC enabled as in
+training):
+
+1. Per primitive, forward + backward, on (64, 9) float32 arrays: microseconds per op for add, mul, tanh,
+   matmul (64,9)@(9,9), sum and a chain of 50 ops, against the same op's raw NumPy forward alone and
+   against its forward + backward written by hand in NumPy. Target: <= 2.5 us per op.
+2. One SGD training step of a 2-layer MLP (batch 64, 250 -> 300 tanh -> 9, softmax cross-entropy, mean
+   over the batch) in float32 and float64: ours against the same step backpropagated by hand in NumPy
+   (checked to give the same parameters), and PyTorch's when torch is importable. Target: <= 1.15x.
+
+Run: python benchmarks/bench_engine.py [--repeats 7] [--no-torch]
+BLAS threads follow OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS), else every usable core; PyTorch gets the same
+count. On a machine busy with other work, multi-threaded BLAS timings swing by 10x or more: check the load
+average printed at the top, or pin both to one thread with OPENBLAS_NUM_THREADS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import timeit
+from collections.abc import Callable
+
+import numpy as np
+
+from window_ner.autodiff import Tensor, ops
+
+SHAPE = (64, 9)
+CHAIN_LENGTH = 50
+PER_OP_TARGET_US = 2.5
+STEP_TARGET_RATIO = 1.15
+BATCH, IN_DIM, HIDDEN, CLASSES, LEARNING_RATE = 64, 250, 300, 9, 0.1
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median time of one call of ``fn`` over ``repeats`` runs, each at least 0.2 s long."""
+    timer = timeit.Timer(fn, setup="gc.enable()")  # timeit turns the GC off; training runs with it on
+    number, _ = timer.autorange()
+    return statistics.median(t / number for t in timer.repeat(repeat=repeats, number=number))
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def blas_threads() -> tuple[int, str]:
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(variable, "").isdigit():
+            return int(os.environ[variable]), f"from {variable}"
+    return usable_cores(), "default: every usable core"
+
+
+def machine() -> list[str]:
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    threads, source = blas_threads()
+    environment = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ]
+    lines = [
+        f"machine: {platform.machine()} {platform.processor() or ''}".rstrip(),
+        f"cores: {os.cpu_count()} (usable by this process: {usable_cores()})",
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"BLAS {blas.get('name', '?')} {blas.get('version', '')}".rstrip() + f", {threads} thread(s) ({source})",
+        "command: " + " ".join([*environment, "python", *sys.argv]),
+    ]
+    if hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+        busy = " (busy: other work competes for the cores; timings are unreliable)" if load > 0.5 else ""
+        lines.append(f"load average (1 min) before the run: {load:.2f}{busy}")
+    return lines
+
+
+# ------------------------------------------------------------------ 1. per-primitive overhead
+
+def primitive_cases(dtype: type) -> list[tuple[str, int, Callable[[], object], Callable[[], object],
+                                               Callable[[], object]]]:
+    """(name, ops per call, ours fwd+bwd, NumPy fwd, NumPy fwd+bwd by hand) for each primitive."""
+    rng = np.random.default_rng(0)
+    a_value = rng.standard_normal(SHAPE).astype(dtype)
+    b_value = rng.standard_normal(SHAPE).astype(dtype)
+    w_value = (rng.standard_normal((SHAPE[1], SHAPE[1])) * 0.3).astype(dtype)
+    a = Tensor(a_value, requires_grad=True)
+    b = Tensor(b_value, requires_grad=True)
+    w = Tensor(w_value, requires_grad=True)
+    seed = np.ones(SHAPE, dtype=dtype)
+    constant = dtype(0.5)
+
+    def ours(build: Callable[[], Tensor], leaves: tuple[Tensor, ...], upstream: np.ndarray | None):
+        def run() -> None:
+            build().backward(upstream)
+            for leaf in leaves:
+                leaf.grad = None
+        return run
+
+    def chain() -> Tensor:
+        y = a
+        for k in range(CHAIN_LENGTH // 2):
+            y = ops.tanh(y) if k % 2 else y * b
+            y = y + b
+        return y
+
+    def numpy_chain() -> np.ndarray:
+        y = a_value
+        for k in range(CHAIN_LENGTH // 2):
+            y = np.tanh(y) if k % 2 else y * b_value
+            y = y + b_value
+        return y
+
+    def numpy_chain_with_backward() -> tuple[np.ndarray, np.ndarray]:
+        values, y = [], a_value
+        for k in range(CHAIN_LENGTH // 2):
+            y = np.tanh(y) if k % 2 else y * b_value
+            values.append(y)
+            y = y + b_value
+        g, grad_b = seed, np.zeros_like(b_value)
+        for k in reversed(range(CHAIN_LENGTH // 2)):
+            grad_b = grad_b + g
+            g = g * (1 - values[k] * values[k]) if k % 2 else g * b_value
+        return g, grad_b
+
+    def by_hand(forward: Callable[[], np.ndarray], backward: Callable[[np.ndarray], object]):
+        return lambda: backward(forward())
+
+    return [
+        ("add", 1, ours(lambda: a + b, (a, b), seed), lambda: a_value + b_value,
+         by_hand(lambda: a_value + b_value, lambda out: (seed, seed))),
+        ("mul", 1, ours(lambda: a * b, (a, b), seed), lambda: a_value * b_value,
+         by_hand(lambda: a_value * b_value, lambda out: (seed * b_value, seed * a_value))),
+        ("mul by a constant", 1, ours(lambda: a * constant, (a,), seed), lambda: a_value * constant,
+         by_hand(lambda: a_value * constant, lambda out: seed * constant)),
+        ("tanh", 1, ours(lambda: ops.tanh(a), (a,), seed), lambda: np.tanh(a_value),
+         by_hand(lambda: np.tanh(a_value), lambda out: seed * (1 - out * out))),
+        ("matmul (64,9)@(9,9)", 1, ours(lambda: a @ w, (a, w), seed), lambda: a_value @ w_value,
+         by_hand(lambda: a_value @ w_value, lambda out: (seed @ w_value.T, a_value.T @ seed))),
+        ("sum", 1, ours(lambda: a.sum(), (a,), None), lambda: a_value.sum(),
+         by_hand(lambda: a_value.sum(), lambda out: np.broadcast_to(dtype(1), SHAPE).copy())),
+        (f"chain of {CHAIN_LENGTH} ops", CHAIN_LENGTH, ours(chain, (a, b), seed), numpy_chain,
+         numpy_chain_with_backward),
+    ]
+
+
+def per_op_table(repeats: int) -> list[str]:
+    rows = ["| op ((64, 9) float32) | ours fwd+bwd (us/op) | NumPy fwd (us/op) "
+            "| NumPy fwd+bwd by hand (us/op) | ours / NumPy fwd | overhead = ours - by hand (us/op) "
+            "| target <= 2.5 us |",
+            "|---|---:|---:|---:|---:|---:|:---:|"]
+    for name, count, ours, numpy_forward, numpy_both in primitive_cases(np.float32):
+        ours_us = median_seconds(ours, repeats) / count * 1e6
+        forward_us = median_seconds(numpy_forward, repeats) / count * 1e6
+        both_us = median_seconds(numpy_both, repeats) / count * 1e6
+        verdict = "yes" if ours_us <= PER_OP_TARGET_US else "no"
+        rows.append(f"| {name} | {ours_us:.2f} | {forward_us:.2f} | {both_us:.2f} "
+                    f"| {ours_us / forward_us:.1f}x | {ours_us - both_us:.2f} | {verdict} |")
+    return rows
+
+
+# ------------------------------------------------------------------ 2. an MLP training step
+
+def initial_parameters(dtype: type) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {
+        "W1": (rng.standard_normal((IN_DIM, HIDDEN)) / np.sqrt(IN_DIM)).astype(dtype),
+        "b1": np.zeros(HIDDEN, dtype=dtype),
+        "W2": (rng.standard_normal((HIDDEN, CLASSES)) / np.sqrt(HIDDEN)).astype(dtype),
+        "b2": np.zeros(CLASSES, dtype=dtype),
+    }
+
+
+def batch(dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2)
+    return rng.standard_normal((BATCH, IN_DIM)).astype(dtype), rng.integers(0, CLASSES, size=BATCH)
+
+
+class OurStep:
+    def __init__(self, dtype: type):
+        self.params = {k: Tensor(v, requires_grad=True) for k, v in initial_parameters(dtype).items()}
+        self.x, self.y = batch(dtype)
+
+    def __call__(self) -> None:
+        p = self.params
+        h = ops.tanh(self.x @ p["W1"] + p["b1"])
+        loss = ops.softmax_cross_entropy(h @ p["W2"] + p["b2"], self.y)
+        loss.backward()
+        for t in p.values():
+            t.data -= LEARNING_RATE * t.grad
+            t.grad = None
+
+    def values(self) -> dict[str, np.ndarray]:
+        return {k: t.data for k, t in self.params.items()}
+
+
+class HandStep:
+    """The same step backpropagated by hand: z1 = x W1 + b1, h = tanh(z1), logits = h W2 + b2,
+    loss = mean cross-entropy; dlogits = (p - onehot) / B, then the lecture's formulas layer by layer."""
+
+    def __init__(self, dtype: type):
+        self.params = initial_parameters(dtype)
+        self.x, self.y = batch(dtype)
+        self.rows = np.arange(BATCH)
+
+    def __call__(self) -> None:
+        p, x = self.params, self.x
+        h = np.tanh(x @ p["W1"] + p["b1"])
+        logits = h @ p["W2"] + p["b2"]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        # backward: x is data, so no dx is computed (the engine skips it too)
+        dlogits = np.exp(log_probs)
+        dlogits[self.rows, self.y] -= 1
+        dlogits *= 1 / BATCH
+        grads = {"W2": h.T @ dlogits, "b2": dlogits.sum(axis=0)}
+        dz1 = (dlogits @ p["W2"].T) * (1 - h * h)
+        grads["W1"] = x.T @ dz1
+        grads["b1"] = dz1.sum(axis=0)
+        for k, g in grads.items():
+            p[k] -= LEARNING_RATE * g
+
+    def values(self) -> dict[str, np.ndarray]:
+        return self.params
+
+
+class TorchStep:
+    def __init__(self, dtype: type, torch_module):
+        self.torch = torch_module
+        self.params = {k: torch_module.tensor(v, requires_grad=True)
+                       for k, v in initial_parameters(dtype).items()}
+        x, y = batch(dtype)
+        self.x, self.y = torch_module.from_numpy(x), torch_module.from_numpy(y)
+
+    def __call__(self) -> None:
+        torch, p = self.torch, self.params
+        h = torch.tanh(self.x @ p["W1"] + p["b1"])
+        loss = torch.nn.functional.cross_entropy(h @ p["W2"] + p["b2"], self.y)
+        loss.backward()
+        with torch.no_grad():
+            for t in p.values():
+                t -= LEARNING_RATE * t.grad
+                t.grad = None
+
+    def values(self) -> dict[str, np.ndarray]:
+        return {k: t.detach().numpy() for k, t in self.params.items()}
+
+
+def same_result(first, second, dtype: type, steps: int = 3) -> bool:
+    for _ in range(steps):
+        first()
+        second()
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    return all(np.allclose(first.values()[k], second.values()[k], rtol=tolerance, atol=tolerance)
+               for k in first.values())
+
+
+def load_torch(threads: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def step_table(repeats: int, torch_module) -> list[str]:
+    rows = ["| MLP step (64 x 250 -> 300 tanh -> 9, SGD) | NumPy by hand (ms) | ours (ms) | ours / by hand "
+            "| target <= 1.15x | PyTorch (ms) | PyTorch / by hand | same parameters as by hand |",
+            "|---|---:|---:|---:|:---:|---:|---:|:---:|"]
+    for dtype in (np.float32, np.float64):
+        agree = same_result(OurStep(dtype), HandStep(dtype), dtype)
+        hand_s = median_seconds(HandStep(dtype), repeats)
+        ours_s = median_seconds(OurStep(dtype), repeats)
+        ratio = ours_s / hand_s
+        torch_cells = "n/a | n/a"
+        if torch_module is not None:
+            agree = agree and same_result(TorchStep(dtype, torch_module), HandStep(dtype), dtype)
+            torch_s = median_seconds(TorchStep(dtype, torch_module), repeats)
+            torch_cells = f"{torch_s * 1e3:.3f} | {torch_s / hand_s:.2f}x"
+        rows.append(f"| {np.dtype(dtype).name} | {hand_s * 1e3:.3f} | {ours_s * 1e3:.3f} | {ratio:.2f}x "
+                    f"| {'yes' if ratio <= STEP_TARGET_RATIO else 'no'} | {torch_cells} | "
+                    f"{'yes' if agree else 'NO'} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timing runs per figure; the median is shown")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    args = parser.parse_args(argv)
+
+    threads, _ = blas_threads()
+    torch_module = None if args.no_torch else load_torch(threads)
+    lines = machine()
+    if torch_module is None:
+        lines.append("PyTorch: not used (pip install torch==2.13.0 to add its column)")
+    else:
+        lines.append(f"PyTorch {torch_module.__version__}, torch.set_num_threads({threads})")
+    print("\n".join(lines))
+    print(f"\nmedian of {args.repeats} repeats, same process, GC enabled\n")
+    print("\n".join(per_op_table(args.repeats)))
+    print()
+    print("\n".join(step_table(args.repeats, torch_module)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
