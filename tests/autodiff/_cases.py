@@ -192,6 +192,10 @@ _MATMUL_SHAPES = [
 for _label, _sa, _sb in _MATMUL_SHAPES:
     add_case("matmul", _label, ops.matmul, (smooth(_sa), smooth(_sb)), np.matmul)
     add_case("@", _label, lambda a, b: a @ b, (smooth(_sa), smooth(_sb)), np.matmul)
+for _label, _sx in (("vector", (3,)), ("batch of rows", (4, 3)), ("batch of batches", (2, 4, 3))):
+    add_case("linear", _label, ops.linear, (smooth(_sx), smooth((5, 3)), smooth((5,))),
+             lambda x, w, b: x @ w.T + b)
+add_case("linear", "no bias", ops.linear, (smooth((4, 3)), smooth((5, 3))), lambda x, w: x @ w.T)
 _M = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 add_case("@", "array@tensor", lambda x: _like(_M, x) @ x, (smooth((3, 4)),), lambda v: _M @ v)
 add_case("@", "tensor@array", lambda x: x @ _like(_M.T, x), (smooth((4, 3)),), lambda v: v @ _M.T)

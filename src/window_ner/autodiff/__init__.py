@@ -18,6 +18,7 @@ from window_ner.autodiff.ops import (
     embedding,
     exp,
     getitem,
+    linear,
     log,
     matmul,
     max,
@@ -48,7 +49,7 @@ expand = broadcast_to
 __all__ = [
     "Tensor", "RowSparseGrad", "no_grad", "is_grad_enabled", "backward", "topological_order", "unbroadcast",
     "gradcheck", "jacobian", "GradcheckError", "to_dot", "draw",
-    "add", "sub", "mul", "div", "power", "matmul", "neg",
+    "add", "sub", "mul", "div", "power", "matmul", "linear", "neg",
     "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "hardtanh", "maximum", "minimum", "where", "clip",
     "sum", "mean", "max", "min",
     "reshape", "transpose", "broadcast_to", "expand", "squeeze", "unsqueeze", "getitem", "concat", "stack",

@@ -17,7 +17,7 @@ import numpy as np
 from window_ner.autodiff.tensor import RowSparseGrad, Tensor, make
 
 __all__ = [
-    "add", "sub", "mul", "div", "power", "matmul", "neg",
+    "add", "sub", "mul", "div", "power", "matmul", "linear", "neg",
     "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "maximum", "minimum", "where", "clip",
     "sum", "max", "min",
     "reshape", "transpose", "broadcast_to", "squeeze", "unsqueeze", "getitem", "concat", "stack",
@@ -116,6 +116,29 @@ def matmul(a: Any, b: Any) -> Tensor:
         return ga, gb
 
     return make(av @ bv, (a, b), rule, "matmul")
+
+
+def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 (the lecture's name)
+    """The lecture's z = W x + b for each row x of a batch (..., m), W (n, m), b (n): x W^T + b.
+
+    Fused because it is the model's hot path. Local gradients: dz/dW = g^T x (the lecture's delta x^T),
+    dz/db = g summed over the batch (delta), dz/dx = g W (W^T delta).
+    """
+    xv, x, need_x = _operand(x)
+    wv, W, need_w = _operand(W)
+    bv, b, need_b = _operand(b)
+    out = xv @ wv.T
+    if bv is not None:
+        out += bv
+
+    def rule(g: np.ndarray) -> tuple:
+        rows = g.reshape(-1, g.shape[-1])
+        gx = g @ wv if need_x else None
+        gw = rows.T @ xv.reshape(-1, xv.shape[-1]) if need_w else None
+        gb = rows.sum(axis=0) if need_b else None
+        return gx, gw, gb
+
+    return make(out, (x, W, b), rule, "linear")
 
 
 # ----------------------------------------------------------------------------- elementwise
