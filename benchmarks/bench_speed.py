@@ -1,0 +1,267 @@
+"""Speed of the window tagger on CoNLL-2003, window-ner vs PyTorch, side by side in one run.
+
+    python benchmarks/bench_speed.py [--data ../shared/data] [--repeats 5] [--batches 200]
+
+Configuration (the issue's): GloVe 50d + 5-dim capitalisation embedding, window 5, hidden 300, tanh,
+9 IOB2 tags, float32, Adam, batch 256, dropout 0.2 / 0.5 (as we train). PyTorch is optional
+(`pip install torch==2.13.0`); without it only the window-ner rows are printed. Every figure is the median
+of --repeats runs; ratios compare runs made in this same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from window_ner.autodiff import no_grad
+from window_ner.ner.commands import read
+from window_ner.ner.conll import write_conll
+from window_ner.ner.encoder import Encoder
+from window_ner.ner.model import ModelConfig, WindowClassifier
+from window_ner.ner.tagger import Tagger
+from window_ner.ner.train import TrainConfig, batch_loss, make_optimizer
+from window_ner.ner.vectors import load_vectors, vocab_matrix
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BATCH = 256
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def matmul_gflops(repeats: int) -> float:
+    """float32 matrix product speed on this machine now: the roofline's ceiling."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2048, 2048), dtype=np.float32)
+    b = rng.standard_normal((2048, 2048), dtype=np.float32)
+    a @ b
+    return 2 * 2048**3 / median_time(lambda: a @ b, repeats) / 1e9
+
+
+def build(data: Path):
+    conll = data / "conll2003"
+    train = read(conll / "train.txt")
+    test = read(conll / "test.txt")
+    vectors = load_vectors(data / "glove" / "glove.6B.50d.conll+top100k.txt.gz")
+    encoder = Encoder.build([s.tokens for s in train], [s.tags for s in train], "IOB1", "IOB2",
+                            extra_words=vectors.words)
+    rng = np.random.default_rng(1)
+    config = ModelConfig(vocab_size=len(encoder.vocab), n_tags=len(encoder.tags),
+                         features={"caps": (encoder.feature_sizes["caps"], 5)}, dropout_input=0.2,
+                         dropout_hidden=0.5)
+    matrix = vocab_matrix(vectors, encoder.vocab, rng)
+    model = WindowClassifier(config, rng, word_vectors=matrix)
+    train_data = encoder.encode([s.tokens for s in train], [s.tags for s in train], "IOB1")
+    return train, test, encoder, model, matrix, train_data
+
+
+def flops_per_token(config: ModelConfig) -> tuple[float, float]:
+    """Matrix-product FLOPs per token: forward (2 per multiply-add), and training (forward + 2x back)."""
+    forward = 2 * config.input_dim * config.hidden[0] + 2 * config.hidden[0] * config.n_tags
+    return forward, 3 * forward
+
+
+def ours_train(model, train_data, batches: int, repeats: int) -> float:
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, TrainConfig())
+    order = np.random.default_rng(0).permutation(len(train_data))
+    model.train()
+
+    def run():
+        for k in range(batches):
+            index = order[k * BATCH:(k + 1) * BATCH]
+            loss = batch_loss(model, train_data, index)
+            model.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    run()  # warm-up
+    return batches * BATCH / median_time(run, repeats)
+
+
+def torch_train(matrix, train_data, n_caps, n_tags, sparse: bool, batches: int, repeats: int) -> float:
+    import torch
+
+    from torch_reference import TorchWindow, make_step
+
+    torch.manual_seed(0)
+    model = TorchWindow(matrix, n_caps, 5, 5, 300, n_tags, sparse, 0.2, 0.5)
+    step = make_step(model, sparse)
+    words = torch.from_numpy(train_data.word_windows)
+    caps = torch.from_numpy(train_data.feature_windows["caps"])
+    targets = torch.from_numpy(train_data.targets)
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(train_data)))
+
+    def run():
+        for k in range(batches):
+            index = order[k * BATCH:(k + 1) * BATCH]
+            step(words[index], caps[index], targets[index])
+
+    run()
+    return batches * BATCH / median_time(run, repeats)
+
+
+def ours_infer(model, data, repeats: int) -> float:
+    model.eval()
+
+    def run():
+        with no_grad():
+            for first in range(0, len(data), 8192):
+                part = slice(first, first + 8192)
+                model(data.word_windows[part], {k: v[part] for k, v in data.feature_windows.items()})
+
+    run()
+    return len(data) / median_time(run, repeats)
+
+
+def torch_infer(matrix, data, n_caps, n_tags, repeats: int) -> float:
+    import torch
+
+    from torch_reference import TorchWindow
+
+    model = TorchWindow(matrix, n_caps, 5, 5, 300, n_tags, False, 0.2, 0.5).eval()
+    words = torch.from_numpy(data.word_windows)
+    caps = torch.from_numpy(data.feature_windows["caps"])
+
+    def run():
+        with torch.inference_mode():
+            for first in range(0, len(data), 8192):
+                model(words[first:first + 8192], caps[first:first + 8192])
+
+    run()
+    return len(data) / median_time(run, repeats)
+
+
+def child_peak_mb(code: str) -> float:
+    """Peak resident memory of a fresh Python running ``code`` (it prints its own ru_maxrss)."""
+    script = code + "\nimport resource, json; print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=200, help="training batches per timed run")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    if not (args.data / "conll2003" / "train.txt").exists():
+        print(f"skipped: CoNLL-2003 not found under {args.data}")
+        return 0
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        have_torch = True
+    except ImportError:
+        have_torch = False
+
+    train, test, encoder, model, matrix, train_data = build(args.data)
+    test_data = encoder.encode([s.tokens for s in test], [s.tags for s in test], "IOB1")
+    n_caps, n_tags = encoder.feature_sizes["caps"], len(encoder.tags)
+    fwd_flops, train_flops = flops_per_token(model.config)
+    peak = matmul_gflops(args.repeats)
+    rows = []
+
+    ours = ours_train(model, train_data, args.batches, args.repeats)
+    rows.append(("train", "window-ner (row-sparse Adam)", ours))
+    if have_torch:
+        idiomatic = torch_train(matrix, train_data, n_caps, n_tags, False, max(args.batches // 10, 10), args.repeats)
+        tuned = torch_train(matrix, train_data, n_caps, n_tags, True, args.batches, args.repeats)
+        rows.append(("train", "PyTorch idiomatic (dense Embedding, Adam)", idiomatic))
+        rows.append(("train", "PyTorch tuned (sparse Embedding, SparseAdam + Adam)", tuned))
+
+    infer = ours_infer(model, test_data, args.repeats)
+    rows.append(("infer, model only", "window-ner", infer))
+    if have_torch:
+        rows.append(("infer, model only", "PyTorch (inference_mode)", torch_infer(matrix, test_data, n_caps, n_tags,
+                                                                                  args.repeats)))
+
+    tagger = Tagger(model, encoder, "viterbi")
+    n_test = sum(len(s.tokens) for s in test)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_file = Path(tmp) / "pred.conll"
+
+        def end_to_end():
+            sentences = read(args.data / "conll2003" / "test.txt")
+            write_conll(out_file, sentences, tagger.predict([s.tokens for s in sentences]))
+
+        end_to_end()
+        rows.append(("tag pre-tokenised test file (read, featurise, score, Viterbi, write)", "window-ner",
+                     n_test / median_time(end_to_end, args.repeats)))
+        texts = [" ".join(s.tokens) for s in test]
+        tagger.tag_texts(texts)
+        rows.append(("tag raw text (tokenize + all of the above, no file I/O)", "window-ner",
+                     n_test / median_time(lambda: tagger.tag_texts(texts), args.repeats)))
+
+        model_dir = Path(tmp) / "model"
+        tagger.save(model_dir)
+        cold = []
+        for _ in range(args.repeats):
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "window_ner.cli", "tag", "--model", str(model_dir),
+                            "Angela Merkel flew from Berlin to Paris."], check=True, capture_output=True)
+            cold.append(time.perf_counter() - began)
+
+        memory = {}
+        if not args.skip_memory:
+            data = str(args.data)
+            memory["training (load GloVe + corpus, 1 epoch)"] = child_peak_mb(
+                "from pathlib import Path\nfrom window_ner.ner.commands import Experiment, run_experiment\n"
+                "from window_ner.ner.train import TrainConfig\nimport io\n"
+                f"d=Path({data!r})\n"
+                "run_experiment(Experiment(d/'conll2003/train.txt', d/'conll2003/dev.txt', "
+                "vectors_path=d/'glove/glove.6B.50d.conll+top100k.txt.gz', training=TrainConfig(epochs=1), "
+                "progress=False), log=io.StringIO())")
+            memory["tagging the test file (load model + tag)"] = child_peak_mb(
+                "from window_ner.ner.tagger import Tagger\nfrom window_ner.ner.commands import read\n"
+                f"t=Tagger.load({str(model_dir)!r})\ns=read({str(args.data / 'conll2003/test.txt')!r})\n"
+                "t.predict([x.tokens for x in s])")
+
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+          + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else
+             ", torch not installed (optional: pip install torch==2.13.0)"))
+    print(f"float32 matmul (2048^3): {peak:.0f} GFLOP/s; model: {fwd_flops / 1e3:.0f} kFLOP/token forward, "
+          f"{train_flops / 1e3:.0f} kFLOP/token training")
+    print(f"command: python benchmarks/bench_speed.py --repeats {args.repeats} --batches {args.batches}\n")
+    print("| what | who | tokens/s | ratio |")
+    print("|---|---|---:|---:|")
+    reference = {}
+    for what, who, value in rows:
+        reference.setdefault(what, value)
+        ratio = value / reference[what]
+        print(f"| {what} | {who} | {value:,.0f} | {ratio:.2f}x |")
+    ours_roof = ours * train_flops / 1e9 / peak
+    print(f"\ntraining roofline fraction (window-ner): {100 * ours_roof:.1f}% of the measured float32 matmul speed")
+    if have_torch:
+        print(f"window-ner training vs PyTorch tuned: {ours / tuned:.2f}x; vs idiomatic: {ours / idiomatic:.2f}x")
+    print(f"cold `window-ner tag` of one sentence (process start + model load): median {statistics.median(cold):.2f} s")
+    for what, mb in memory.items():
+        print(f"peak resident memory, {what}: {mb:.0f} MB")
+    print(json.dumps({"rows": rows, "cold_tag_s": statistics.median(cold), "memory_mb": memory,
+                      "roofline": ours_roof}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""What each ``window-ner`` sub-command does; the parser lives in ``window_ner.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from window_ner.ner import metrics
+from window_ner.ner import tags as tagging
+from window_ner.ner.conll import Sentence, read_conll, write_conll
+from window_ner.ner.encoder import Encoder
+from window_ner.ner.model import ModelConfig, WindowClassifier
+from window_ner.ner.tagger import OUTPUT_SCHEME, Entity, Tagger
+from window_ner.ner.train import TrainConfig, train
+from window_ner.ner.vectors import load_vectors, vocab_matrix
+
+DEMO_SENTENCES = [
+    "Maria Lopez, the chief executive of Nordwind Energy, met officials of the United Nations in Geneva "
+    "on Monday.",
+    "Brazil beat Germany 2-1 in the World Cup qualifier in Sao Paulo.",
+    "The European Commission said Ireland and Portugal would receive new funds.",
+]
+
+
+@dataclass
+class Experiment:
+    """Everything a training run needs; the CLI fills it from its options, tests from Python."""
+
+    train_path: Path
+    dev_path: Path
+    test_path: Path | None = None
+    vectors_path: Path | None = None
+    out: Path | None = None
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields (besides sizes)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    features: tuple[str, ...] = ("caps",)
+    scheme: str = "IOBES"
+    decode: str = "viterbi"
+    binary: str | None = None
+    token_column: int = 0
+    tag_column: int = -1
+    progress: bool = True
+
+
+def read(path: Path, token_column: int = 0, tag_column: int = -1) -> list[Sentence]:
+    """All sentences of a labelled CoNLL file."""
+    return list(read_conll(path, token_column=token_column, tag_column=tag_column))
+
+
+def run_experiment(exp: Experiment, log: TextIO = sys.stderr) -> tuple[dict[str, Any], Tagger]:
+    """Train, keep the best epoch by dev F1, evaluate on dev (and test); returns the scores and tagger."""
+    began = time.perf_counter()
+    train_sents = read(exp.train_path, exp.token_column, exp.tag_column)
+    dev_sents = read(exp.dev_path, exp.token_column, exp.tag_column)
+    test_sents = read(exp.test_path, exp.token_column, exp.tag_column) if exp.test_path else None
+    gold_scheme = tagging.detect_scheme([s.tags for s in train_sents])
+    rng = np.random.default_rng(exp.training.seed)
+
+    vectors = None
+    extra_words = None
+    if exp.vectors_path is not None:
+        vectors = load_vectors(exp.vectors_path)
+        extra_words = vectors.words
+        print(f"vectors: {len(vectors.words):,} words of {vectors.dim} dimensions from {exp.vectors_path}",
+              file=log)
+    encoder = Encoder.build([s.tokens for s in train_sents], [s.tags for s in train_sents], gold_scheme,
+                            exp.scheme, window=exp.model.get("window", 2), feature_names=exp.features,
+                            extra_words=extra_words, binary_type=exp.binary)
+    word_dim = vectors.dim if vectors is not None else exp.model.get("word_dim", 50)
+    config = ModelConfig(
+        vocab_size=len(encoder.vocab), n_tags=1 if exp.binary else len(encoder.tags), word_dim=word_dim,
+        features={name: (size, 5 if name == "caps" else 20) for name, size in encoder.feature_sizes.items()},
+        binary=exp.binary is not None, **{k: v for k, v in exp.model.items() if k != "word_dim"},
+    )
+    initial = vocab_matrix(vectors, encoder.vocab, rng) if vectors is not None else None
+    model = WindowClassifier(config, rng, word_vectors=initial)
+    tagger = Tagger(model, encoder, exp.decode, info={"train": str(exp.train_path), "gold_scheme": gold_scheme})
+    train_data = encoder.encode([s.tokens for s in train_sents], [s.tags for s in train_sents], gold_scheme)
+    dev_data = encoder.encode([s.tokens for s in dev_sents], None)
+    n_params = sum(p.size for p in model.parameters())
+    print(f"train: {len(train_sents):,} sentences, {len(train_data):,} tokens; dev: {len(dev_sents):,} "
+          f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
+          file=log)
+
+    def evaluate_dev(current: WindowClassifier) -> dict[str, float]:
+        predicted = in_gold_scheme(tagger, dev_sents, tagger.predict_encoded(dev_data))
+        return score(tagger, dev_sents, predicted).summary()
+
+    def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
+        if exp.out is not None:
+            tagger.save(exp.out, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
+
+    logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress)
+    results: dict[str, Any] = {"epochs": len(logs), "best_epoch": max(logs, key=_dev_f1).epoch if logs else 0,
+                               "train_seconds": round(sum(entry.seconds for entry in logs), 1),
+                               "train_tokens_per_s": round(float(np.median([e.tokens_per_s for e in logs])))
+                               if logs else 0}
+    for name, sents in (("dev", dev_sents), ("test", test_sents)):
+        if sents is None:
+            continue
+        predicted = in_gold_scheme(tagger, sents, tagger.predict([s.tokens for s in sents]))
+        report = score(tagger, sents, predicted)
+        results[name] = report.summary()
+        print(f"\n{name} ({'binary ' + exp.binary if exp.binary else 'entities'}):\n{report.text()}", file=log)
+        if exp.out is not None:
+            write_conll(exp.out / f"{name}.predictions.conll", sents, predicted)
+    results["seconds"] = round(time.perf_counter() - began, 1)
+    if exp.out is not None:
+        (exp.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results, tagger
+
+
+def _dev_f1(entry: Any) -> float:
+    return entry.dev["f1"] if entry.dev else -entry.train_loss
+
+
+@dataclass
+class Scores:
+    """Entity-level (conlleval) scores, or token-level ones for a binary model."""
+
+    entity: Any = None
+    binary: tuple[float, float, float] | None = None
+    label: str = ""
+
+    def summary(self) -> dict[str, float]:
+        if self.binary is not None:
+            p, r, f1 = self.binary
+            return {"precision": p, "recall": r, "f1": f1}
+        return {"precision": self.entity.precision, "recall": self.entity.recall, "f1": self.entity.f1,
+                "accuracy": self.entity.accuracy}
+
+    def text(self) -> str:
+        if self.binary is not None:
+            p, r, f1 = self.binary
+            return (f"token-level, is the centre word {self.label}?  precision: {100 * p:6.2f}%; "
+                    f"recall: {100 * r:6.2f}%; F1: {100 * f1:6.2f}")
+        return metrics.format_report(self.entity)
+
+
+def in_gold_scheme(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[str]]) -> list[list[str]]:
+    """Predicted IOB2 tags rewritten in the scheme of the gold file (IOB1 for the CoNLL-2003 files).
+
+    Entity scores do not depend on it, but token accuracy and the written predictions do: conlleval
+    compares tags as strings.
+    """
+    if tagger.encoder.binary_type is not None:
+        return predicted
+    gold_scheme = tagging.detect_scheme([s.tags for s in sentences])
+    if gold_scheme == OUTPUT_SCHEME:
+        return predicted
+    return [tagging.convert(p, OUTPUT_SCHEME, gold_scheme) for p in predicted]
+
+
+def score(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[str]]) -> Scores:
+    """Compare predictions with the sentences' gold tags."""
+    binary_type = tagger.encoder.binary_type
+    if binary_type is not None:
+        gold = np.concatenate([[_type(t) == binary_type for t in s.tags] for s in sentences])
+        pred = np.concatenate([[t == binary_type for t in p] for p in predicted])
+        return Scores(binary=metrics.binary_scores(gold, pred), label=binary_type)
+    return Scores(entity=metrics.evaluate([s.tags for s in sentences], predicted))
+
+
+def _type(tag: str) -> str:
+    return tag.split("-", 1)[1] if "-" in tag else tag
+
+
+# ----------------------------------------------------------------------------- sub-commands
+
+def run_train(args: argparse.Namespace) -> int:
+    exp = Experiment(
+        train_path=args.train, dev_path=args.dev, test_path=args.test, vectors_path=args.vectors, out=args.out,
+        model={"window": args.window, "word_dim": args.word_dim, "hidden": tuple(args.hidden),
+               "activation": args.activation, "dropout_input": args.dropout_input,
+               "dropout_hidden": args.dropout_hidden, "freeze_embeddings": args.freeze_embeddings},
+        training=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                             lr=args.lr, weight_decay=args.weight_decay, clip=args.clip,
+                             patience=args.patience, seed=args.seed),
+        features=_feature_names(args.features), scheme=args.scheme.upper(), decode=args.decode,
+        binary=args.binary, token_column=args.token_column, tag_column=args.tag_column,
+        progress=not args.no_progress,
+    )
+    results, _ = run_experiment(exp)
+    print(json.dumps(results))
+    print(f"model written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _feature_names(text: str) -> tuple[str, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    tagger = Tagger.load(args.model)
+    sentences = read(args.data, args.token_column, args.tag_column)
+    predicted = in_gold_scheme(tagger, sentences, tagger.predict([s.tokens for s in sentences]))
+    report = score(tagger, sentences, predicted)
+    if args.output is not None:
+        write_conll(args.output, sentences, predicted)
+    print(json.dumps(report.summary()) if args.json else report.text())
+    return 0
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    if args.text is not None and args.input is not None:
+        raise ValueError("give the text either as an argument or with --input, not both")
+    if args.text is None and args.input is None:
+        raise ValueError("nothing to tag: give TEXT, --input FILE, or '-' to read stdin")
+    tagger = Tagger.load(args.model)
+    for text in _texts(args):
+        print(format_entities(tagger, text, args.format), flush=True)
+    return 0
+
+
+def _texts(args: argparse.Namespace) -> Iterator[str]:
+    if args.input is not None:
+        yield args.input.read_text(encoding="utf-8")
+    elif args.text == "-":
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+    else:
+        yield args.text
+
+
+def format_entities(tagger: Tagger, text: str, fmt: str) -> str:
+    """One text's entities as inline brackets, a JSON line, or CoNLL token/tag lines."""
+    if fmt == "conll":
+        from window_ner.ner.tokenize import tokenize
+
+        sentences = [[t.text for t in sentence.tokens] for sentence in tokenize(text)]
+        return "\n\n".join("\n".join(f"{token} {tag}" for token, tag in zip(tokens, tags, strict=True))
+                           for tokens, tags in zip(sentences, tagger.predict(sentences), strict=True)) + "\n"
+    entities: list[Entity] = tagger(text)  # type: ignore[assignment]
+    if fmt == "jsonl":
+        return json.dumps({"text": text, "entities": [e.to_dict() for e in entities]}, ensure_ascii=False)
+    pieces, position = [], 0
+    for entity in entities:
+        pieces.append(text[position:entity.start])
+        pieces.append(f"[{text[entity.start:entity.end]} {entity.label}]")
+        position = entity.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def sample_corpus(split: str) -> Path:
+    """Path of the bundled sample corpus split ("train", "dev" or "test")."""
+    return Path(str(resources.files("window_ner.ner") / "data" / f"sample.{split}.conll"))
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    exp = Experiment(
+        train_path=sample_corpus("train"), dev_path=sample_corpus("dev"), test_path=sample_corpus("test"),
+        out=args.out, training=TrainConfig(epochs=args.epochs, seed=args.seed, patience=0),
+        model={"hidden": (300,), "dropout_input": 0.2, "dropout_hidden": 0.5},
+        progress=not args.no_progress,
+    )
+    print("window-ner demo: training on the bundled sample corpus (random word vectors, capitalisation "
+          "features, IOBES + Viterbi)", file=sys.stderr)
+    results, tagger = run_experiment(exp)
+    print(f"\ndev F1 {100 * results['dev']['f1']:.2f}   test F1 {100 * results['test']['f1']:.2f}   "
+          f"({results['seconds']:.1f} s)\n")
+    for text in DEMO_SENTENCES:
+        print(format_entities(tagger, text, "inline"))
+    return 0

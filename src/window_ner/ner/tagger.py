@@ -1,0 +1,209 @@
+"""The Tagger API: load a trained model, tag raw text or token lists, get entities with offsets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from window_ner import __version__, nn
+from window_ner.autodiff import log_softmax, no_grad
+from window_ner.ner import decode as decoding
+from window_ner.ner import tags as tagging
+from window_ner.ner.encoder import EncodedCorpus, Encoder
+from window_ner.ner.model import ModelConfig, WindowClassifier
+from window_ner.ner.tokenize import tokenize
+
+MODEL_FILE = "model.safetensors"
+OUTPUT_SCHEME = "IOB2"  # tags handed to users and written to files
+CHUNK = 8192  # windows scored at once: bounds memory while keeping matrix products large
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A named entity: its text, type, where it is, and the model's probability for the span.
+
+    From raw text, ``start``/``end`` are character offsets (``text == input[start:end]``); from
+    ``tag_tokens`` they are token indices into the sentence, end exclusive.
+    """
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "label": self.label, "start": self.start, "end": self.end,
+                "score": round(self.score, 4)}
+
+
+def model_path(path: str | Path) -> Path:
+    """The model file inside a model folder (or the file itself)."""
+    path = Path(path)
+    return path / MODEL_FILE if path.is_dir() or not path.suffix else path
+
+
+class Tagger:
+    """A trained window classifier with its vocabulary, features, tag set and decoder.
+
+    Calls never change the tagger, and the engine's no-grad mode is per thread, so one Tagger may serve
+    several threads at once.
+    """
+
+    def __init__(self, model: WindowClassifier, encoder: Encoder, decode: str = "viterbi",
+                 info: dict[str, Any] | None = None):
+        if decode not in ("viterbi", "argmax"):
+            raise ValueError(f"decode must be 'viterbi' or 'argmax', not {decode!r}")
+        self.model = model.eval()
+        self.encoder = encoder
+        self.decode = decode
+        self.info = info or {}
+        if not model.config.binary:  # a binary model's two outputs are decoded by argmax
+            scheme = encoder.scheme
+            self._allowed = tagging.allowed_transitions(encoder.tags, scheme)
+            self._starts = tagging.allowed_starts(encoder.tags, scheme)
+            self._ends = tagging.allowed_ends(encoder.tags, scheme)
+
+    # ----- persistence -----
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write the model file atomically (a folder gets ``model.safetensors`` inside)."""
+        target = model_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {
+            "format": "window-ner model",
+            "version": __version__,
+            "model": self.model.config.to_dict(),
+            "encoder": self.encoder.to_dict(),
+            "decode": self.decode,
+            "info": {**self.info, **(extra or {})},
+        }
+        nn.io.save(target, self.model.state_dict(), metadata)
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tagger:
+        """Load a model folder or file written by ``save`` (safetensors + JSON: never runs code)."""
+        target = model_path(path)
+        if not target.exists():
+            raise FileNotFoundError(f"no model at {target}: train one with 'window-ner train --out DIR'")
+        tensors, metadata = nn.io.load(target)
+        if metadata.get("format") != "window-ner model":
+            raise nn.io.ModelFileError(f"{target}: not a window-ner model (no window-ner metadata)")
+        try:
+            config = ModelConfig.from_dict(metadata["model"])
+            model = WindowClassifier(config, np.random.default_rng(0))
+            model.load_state_dict(tensors)
+            return cls(model, Encoder.from_dict(metadata["encoder"]), metadata.get("decode", "viterbi"),
+                       metadata.get("info", {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # metadata and tensors that do not fit each other: name the file, never a bare KeyError
+            what = f"missing entry {error}" if isinstance(error, KeyError) else str(error)
+            raise nn.io.ModelFileError(f"{target}: the model's metadata or tensors are inconsistent ({what}): "
+                                       "the file is corrupted or was not written by Tagger.save; train the "
+                                       "model again") from error
+
+    # ----- scoring -----
+    def log_probs(self, data: EncodedCorpus) -> np.ndarray:
+        """Per-token log-probabilities of each tag (n_tokens, n_tags); binary models give (n_tokens, 2)."""
+        out = []
+        with no_grad():
+            for first in range(0, len(data), CHUNK):
+                part = slice(first, first + CHUNK)
+                scores = self.model(data.word_windows[part], {k: v[part] for k, v in data.feature_windows.items()})
+                if self.model.config.binary:
+                    s = scores.data
+                    # log sigma(s) and log(1 - sigma(s)), stable for large |s|
+                    out.append(np.stack([-np.logaddexp(0, s), -np.logaddexp(0, -s)], axis=1))
+                else:
+                    out.append(log_softmax(scores).data)
+        if not out:
+            return np.zeros((0, len(self.encoder.tags)), dtype=np.float32)
+        return np.concatenate(out)
+
+    def decode_ids(self, log_probs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Best tag ids per token, sentence by sentence."""
+        if self.decode == "argmax" or self.model.config.binary:
+            return log_probs.argmax(axis=1)
+        return decoding.viterbi_batch(log_probs, starts, self._allowed, self._starts, self._ends)
+
+    def predict(self, token_lists: Sequence[Sequence[str]]) -> list[list[str]]:
+        """IOB2 tags for each sentence of pre-tokenised input (binary models: the type or 'O')."""
+        tags, _ = self._predict(token_lists)
+        return tags
+
+    def predict_encoded(self, data: EncodedCorpus) -> list[list[str]]:
+        """IOB2 tags for each sentence of an already encoded corpus."""
+        return self._predict_encoded(data)[0]
+
+    def _predict(self, token_lists: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
+        return self._predict_encoded(self.encoder.encode(token_lists))
+
+    def _predict_encoded(self, data: EncodedCorpus) -> tuple[list[list[str]], list[np.ndarray]]:
+        log_probs = self.log_probs(data)
+        ids = self.decode_ids(log_probs, data.starts)
+        probs = np.exp(log_probs[np.arange(len(ids)), ids])
+        names = np.asarray(self.encoder.tags, dtype=object)[ids]
+        tags, confidences = [], []
+        for first, last in zip(data.starts[:-1], data.starts[1:], strict=True):
+            sentence = names[first:last].tolist()
+            if not self.model.config.binary:
+                sentence = tagging.convert(sentence, self.encoder.scheme, OUTPUT_SCHEME)
+            tags.append(sentence)
+            confidences.append(probs[first:last])
+        return tags, confidences
+
+    # ----- entities -----
+    def tag_tokens(self, token_lists: Sequence[Sequence[str]]) -> list[list[Entity]]:
+        """Entities of each pre-tokenised sentence; start/end are token indices (end exclusive)."""
+        tags, confidences = self._predict(token_lists)
+        return [self._entities(tokens, sentence_tags, conf, None)
+                for tokens, sentence_tags, conf in zip(token_lists, tags, confidences, strict=True)]
+
+    def __call__(self, text: str | Iterable[str]) -> list[Entity] | list[list[Entity]]:
+        """Entities in raw text, with character offsets; a list of texts gives one list per text."""
+        if isinstance(text, str):
+            return self.tag_texts([text])[0]
+        return self.tag_texts(list(text))
+
+    def tag_texts(self, texts: Sequence[str]) -> list[list[Entity]]:
+        """Entities for a batch of documents, scored together for speed."""
+        sentences, owner = [], []
+        for doc, text in enumerate(texts):
+            for sentence in tokenize(text):
+                sentences.append(sentence)
+                owner.append(doc)
+        token_lists = [[token.text for token in sentence.tokens] for sentence in sentences]
+        tags, confidences = self._predict(token_lists)
+        result: list[list[Entity]] = [[] for _ in texts]
+        for doc, sentence, sentence_tags, conf in zip(owner, sentences, tags, confidences, strict=True):
+            result[doc].extend(self._entities(sentence.tokens, sentence_tags, conf, texts[doc]))
+        return result
+
+    def _entities(self, tokens: Sequence[Any], tags: list[str], confidence: np.ndarray,
+                  text: str | None) -> list[Entity]:
+        entities = []
+        for start, end, label in self._spans(tags):
+            # The per-token model's probability of the whole span: the product over its tokens.
+            score = float(np.prod(confidence[start:end], dtype=np.float64))
+            if text is None:
+                entities.append(Entity(" ".join(tokens[start:end]), label, start, end, score))
+            else:
+                first, last = tokens[start].start, tokens[end - 1].end
+                entities.append(Entity(text[first:last], label, first, last, score))
+        return entities
+
+    def _spans(self, tags: list[str]) -> list[tuple[int, int, str]]:
+        if self.model.config.binary:
+            spans, start = [], None
+            for i, tag in enumerate([*tags, "O"]):
+                if tag != "O" and start is None:
+                    start = i
+                elif tag == "O" and start is not None:
+                    spans.append((start, i, tags[start]))
+                    start = None
+            return spans
+        return tagging.spans(tags)

@@ -1,0 +1,174 @@
+"""Training: mini-batches of windows, backpropagation, early stopping on dev entity F1."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from window_ner import nn
+from window_ner.autodiff import Tensor
+from window_ner.ner.encoder import EncodedCorpus
+from window_ner.ner.model import WindowClassifier
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+
+
+@dataclass
+class TrainConfig:
+    """How to train; saved with the model."""
+
+    epochs: int = 25
+    batch_size: int = 256
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # SGD only
+    clip: float = 5.0  # max gradient norm; 0 turns clipping off
+    patience: int = 5  # epochs without a better dev F1 before stopping; 0 trains every epoch
+    lr_decay: float = 1.0  # learning rate times this after every epoch
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, not {self.lr}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class EpochLog:
+    """One line of metrics.jsonl."""
+
+    epoch: int
+    seconds: float
+    tokens_per_s: float
+    train_loss: float
+    lr: float
+    dev: dict[str, float] | None
+    best: bool
+
+
+def make_optimizer(params: list[nn.Parameter], config: TrainConfig) -> Any:
+    """The optimiser named in the config, with torch.optim's argument names."""
+    if config.optimizer == "adam":
+        return nn.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return nn.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adagrad":
+        return nn.Adagrad(params, lr=config.lr, weight_decay=config.weight_decay)
+    return nn.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def batch_loss(model: WindowClassifier, data: EncodedCorpus, index: np.ndarray) -> Tensor:
+    """Mean loss of the windows ``index``: softmax cross-entropy, or the binary J = sigma(s) loss."""
+    scores = model(data.word_windows[index], {k: v[index] for k, v in data.feature_windows.items()})
+    if model.config.binary:
+        return nn.binary_cross_entropy_with_logits(scores, data.targets[index].astype(scores.dtype))
+    return nn.cross_entropy(scores, data.targets[index])
+
+
+def train(
+    model: WindowClassifier,
+    train_data: EncodedCorpus,
+    config: TrainConfig,
+    evaluate: Callable[[WindowClassifier], dict[str, float]] | None = None,
+    save_best: Callable[[WindowClassifier, dict[str, Any]], None] | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[EpochLog]:
+    """Train ``model`` in place, keeping the parameters of the epoch with the best dev F1.
+
+    ``evaluate(model)`` returns dev metrics with an "f1" key; without it every epoch counts as best.
+    ``save_best(model, info)`` is called each time dev F1 improves (write the model file there).
+    One JSON line per epoch goes to ``out_dir/metrics.jsonl``. Ctrl-C stops after the current batch and
+    returns with the best parameters so far restored.
+    """
+    rng = np.random.default_rng(config.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, config)
+    log_path = Path(out_dir) / "metrics.jsonl" if out_dir is not None else None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("")
+    logs: list[EpochLog] = []
+    best_f1, best_state, waited = -math.inf, None, 0
+    n = len(train_data)
+    n_batches = math.ceil(n / config.batch_size)
+    bar = _progress_bar(config.epochs * n_batches, progress)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            order = rng.permutation(n)
+            start, total_loss = time.perf_counter(), 0.0
+            for first in range(0, n, config.batch_size):
+                index = order[first:first + config.batch_size]
+                loss = batch_loss(model, train_data, index)
+                model.zero_grad()
+                loss.backward()
+                if config.clip > 0:
+                    nn.clip_grad_norm(params, config.clip)
+                optimizer.step()
+                total_loss += loss.item() * len(index)
+                if bar is not None:
+                    bar.update(1)
+            seconds = time.perf_counter() - start
+            train_loss = total_loss / n
+            model.eval()
+            dev = evaluate(model) if evaluate is not None else None
+            f1 = dev["f1"] if dev is not None else -train_loss
+            improved = f1 > best_f1
+            if improved:
+                best_f1, best_state, waited = f1, model.state_dict(), 0
+                if save_best is not None:
+                    save_best(model, {"epoch": epoch, "dev": dev})
+            else:
+                waited += 1
+            log = EpochLog(epoch, round(seconds, 3), round(n / seconds, 1), round(train_loss, 6),
+                           optimizer.lr, dev, improved)
+            logs.append(log)
+            if log_path is not None:
+                with log_path.open("a") as handle:
+                    handle.write(json.dumps(asdict(log)) + "\n")
+            if bar is not None:
+                bar.set_postfix(loss=f"{train_loss:.4f}", tok_s=f"{n / seconds:,.0f}",
+                                dev_f1="-" if dev is None else f"{100 * dev['f1']:.2f}")
+            if config.lr_decay != 1.0:
+                optimizer.lr *= config.lr_decay
+            if config.patience and waited >= config.patience:
+                break
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.write("interrupted: keeping the best model so far")
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return logs
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="batch", dynamic_ncols=True, leave=False)
