@@ -275,3 +275,11 @@ def test_real_glove_whole_file(glove_path):
     vectors = load_vectors(glove_path)
     assert vectors.matrix.shape == (103_441, 50)
     assert vectors.words[0] == "the" and vectors.duplicates == 0
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    whole = gzip.compress(b"".join(f"w{i} 0.1 0.2 0.3\n".encode() for i in range(2000)))
+    path = tmp_path / "cut.txt.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(VectorsFormatError, match=r"cut\.txt\.gz.*truncated"):
+        load_vectors(path)

@@ -56,8 +56,12 @@ def read(path: Path, token_column: int = 0, tag_column: int = -1) -> list[Senten
     return list(read_conll(path, token_column=token_column, tag_column=tag_column))
 
 
-def run_experiment(exp: Experiment, log: TextIO = sys.stderr) -> tuple[dict[str, Any], Tagger]:
-    """Train, keep the best epoch by dev F1, evaluate on dev (and test); returns the scores and tagger."""
+def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str, Any], Tagger]:
+    """Train, keep the best epoch by dev F1, evaluate on dev (and test); returns the scores and tagger.
+
+    Reports go to ``log``, by default the current ``sys.stderr`` (looked up at call time, so redirections work).
+    """
+    log = sys.stderr if log is None else log
     began = time.perf_counter()
     train_sents = read(exp.train_path, exp.token_column, exp.tag_column)
     dev_sents = read(exp.dev_path, exp.token_column, exp.tag_column)
@@ -225,7 +229,10 @@ def run_tag(args: argparse.Namespace) -> int:
 
 def _texts(args: argparse.Namespace) -> Iterator[str]:
     if args.input is not None:
-        yield args.input.read_text(encoding="utf-8")
+        try:
+            yield args.input.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{args.input}: not UTF-8 text ({error}); convert the file to UTF-8") from error
     elif args.text == "-":
         for line in sys.stdin:
             yield line.rstrip("\n")

@@ -408,6 +408,15 @@ def load_vectors(path: str | os.PathLike[str], vocab: Vocab | Iterable[str] | No
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if dim is not None and dim < 1:
         raise ValueError(f"dim must be positive, not {dim}")
+    try:
+        return _load(path, vocab, dim, format, encoding, lowercase_fallback, dtype, strict)
+    except EOFError as error:  # gzip, bz2 and lzma raise it for a truncated stream
+        raise VectorsFormatError(path, None, f"the compressed file ends early ({error}): it is truncated; "
+                                 "get a fresh copy") from error
+
+
+def _load(path: str | os.PathLike[str], vocab: Vocab | Iterable[str] | None, dim: int | None, format: str,
+          encoding: str, lowercase_fallback: bool, dtype: Any, strict: bool) -> Vectors:
     loader = _Loader(path, dim, format, encoding, dtype, strict)
     loader.detect()
     wanted = _wanted_words(vocab) if vocab is not None else None

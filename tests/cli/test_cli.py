@@ -1,0 +1,312 @@
+"""The window-ner command line: help and defaults, train, evaluate, tag, demo, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ner._trained import multiclass_model
+from window_ner import __version__
+from window_ner.cli import build_parser, main
+from window_ner.ner.commands import DEMO_SENTENCES, read, sample_corpus
+from window_ner.ner.tagger import MODEL_FILE
+
+TEXT = "Maria Lopez met officials of the United Nations in Geneva on Monday."
+COMMANDS = ("train", "evaluate", "tag", "demo")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``window-ner argv``; argparse's SystemExit counts as a return."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("window-ner: error:"), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, err)
+
+
+def model_dir() -> Path:
+    return multiclass_model().folder
+
+
+# ----------------------------------------------------------------------------- version and help
+
+def test_console_script_prints_the_version() -> None:
+    script = shutil.which("window-ner", path=str(Path(sys.executable).parent)) or shutil.which("window-ner")
+    assert script is not None, "the window-ner console script is not installed"
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"window-ner {__version__}"
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_there_is_one_sub_command_per_job() -> None:
+    assert set(_subparsers()) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_each_sub_command_shows_each_option_with_its_default(capsys: pytest.CaptureFixture[str],
+                                                                     command: str) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    text = " ".join(out.split())  # the formatter wraps lines wherever the terminal is narrow
+    options = [a for a in _subparsers()[command]._actions
+               if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    assert options
+    body = text[text.index("options:"):]
+    positions = [body.index(action.option_strings[-1] + " ") for action in options]
+    for i, action in enumerate(options):
+        # the option's own entry runs from its name to the next option's name
+        following = [p for p in positions if p > positions[i]]
+        entry = body[positions[i]:min(following, default=len(body))]
+        assert f"(default: {action.default})" in entry, (action.option_strings, entry)
+
+
+def test_train_help_names_the_important_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "train", "--help")
+    text = " ".join(out.split())
+    for fragment in ("--epochs", "(default: 25)", "--lr", "(default: 0.001)", "--hidden", "(default: [300])",
+                     "--dropout-input", "(default: 0.2)", "--scheme", "(default: iobes)", "--vectors"):
+        assert fragment in text
+
+
+def test_no_command_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys)
+    assert code == 2
+    assert all(command in out for command in COMMANDS)
+
+
+# ----------------------------------------------------------------------------- train and evaluate
+
+def test_train_on_the_sample_corpus_writes_every_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                         "--test", sample_corpus("test"), "--out", out_dir, "--epochs", 2, "--hidden", 64,
+                         "--no-progress")
+    assert code == 0, err
+    results = json.loads(out.strip().splitlines()[-1])
+    assert results["epochs"] == 2 and {"dev", "test"} <= results.keys()
+    for name in (MODEL_FILE, "metrics.jsonl", "results.json", "dev.predictions.conll", "test.predictions.conll"):
+        assert (out_dir / name).is_file(), name
+    assert json.loads((out_dir / "results.json").read_text()) == results
+    assert len((out_dir / "metrics.jsonl").read_text().splitlines()) == 2
+    predictions = read(out_dir / "test.predictions.conll", tag_column=-2)
+    gold = read(sample_corpus("test"))
+    assert [s.tokens for s in predictions] == [s.tokens for s in gold]
+    assert [s.tags for s in predictions] == [s.tags for s in gold]  # column -2 is gold, the last is ours
+    assert "processed" in err and "FB1" in err  # the conlleval tables go to stderr
+
+
+def test_evaluate_prints_a_conlleval_table_and_writes_predictions(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    output = tmp_path / "pred.conll"
+    code, out, err = run(capsys, "evaluate", "--model", model_dir(), "--data", sample_corpus("dev"),
+                         "--output", output)
+    assert code == 0, err
+    gold = read(sample_corpus("dev"))
+    n_tokens = sum(len(s) for s in gold)
+    assert re.search(rf"^processed {n_tokens} tokens with \d+ phrases; found: \d+ phrases; correct: \d+\.$", out,
+                     re.MULTILINE)
+    assert re.search(r"^accuracy: +[\d.]+%; precision: +[\d.]+%; recall: +[\d.]+%; FB1: +[\d.]+$", out, re.MULTILINE)
+    assert re.search(r"^ +LOC: precision: +[\d.]+%; recall: +[\d.]+%; FB1: +[\d.]+ +\d+$", out, re.MULTILINE)
+    lines = [line.split() for line in output.read_text().splitlines() if line.strip()]
+    assert len(lines) == n_tokens
+    assert all(len(fields) == 3 for fields in lines)
+    tokens = [t for s in gold for t in s.tokens]
+    gold_tags = [t for s in gold for t in s.tags]
+    assert [f[0] for f in lines] == tokens
+    assert [f[1] for f in lines] == gold_tags
+    f1 = float(re.search(r"FB1: +([\d.]+)", out).group(1))
+    assert f1 == pytest.approx(100 * multiclass_model().results["dev"]["f1"], abs=0.01)
+
+
+def test_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "evaluate", "--model", model_dir() / MODEL_FILE, "--data", sample_corpus("dev"),
+                       "--json")
+    assert code == 0
+    assert json.loads(out) == pytest.approx(multiclass_model().results["dev"])
+
+
+# ----------------------------------------------------------------------------- tag
+
+def test_tag_inline(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "tag", "--model", model_dir(), TEXT)
+    assert code == 0
+    line = out.rstrip("\n")
+    assert "\n" not in line
+    assert re.search(r"\[[^\]]+ (PER|LOC|ORG|MISC)\]", line)
+    assert re.sub(r"\[([^\]]+) (?:PER|LOC|ORG|MISC)\]", r"\1", line) == TEXT
+
+
+def test_tag_jsonl(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "tag", "--model", model_dir(), "--format", "jsonl", TEXT)
+    assert code == 0
+    record = json.loads(out)
+    assert record["text"] == TEXT
+    assert record["entities"]
+    for entity in record["entities"]:
+        assert set(entity) == {"text", "label", "start", "end", "score"}
+        assert TEXT[entity["start"]:entity["end"]] == entity["text"]
+
+
+def test_tag_conll(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "tag", "--model", model_dir(), "--format", "conll", TEXT + " Paris is big.")
+    assert code == 0
+    blocks = out.strip("\n").split("\n\n")
+    assert len(blocks) == 2  # one block per sentence
+    rows = [line.split(" ") for line in blocks[0].splitlines()]
+    assert [r[0] for r in rows] == ["Maria", "Lopez", "met", "officials", "of", "the", "United", "Nations", "in",
+                                    "Geneva", "on", "Monday", "."]
+    assert all(len(r) == 2 and (r[1] == "O" or r[1][:2] in ("B-", "I-")) for r in rows)
+
+
+def test_tag_input_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "news.txt"
+    path.write_text(TEXT + "\n\nBrazil beat Germany in Sao Paulo.\n", encoding="utf-8")
+    code, out, _ = run(capsys, "tag", "--model", model_dir(), "--input", path, "--format", "jsonl")
+    assert code == 0
+    record = json.loads(out)  # the whole file is one text
+    assert record["text"] == path.read_text(encoding="utf-8")
+    assert len(record["entities"]) >= 2
+
+
+def test_tag_reads_stdin_line_by_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [TEXT, "", "Brazil beat Germany in Sao Paulo."]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    code, out, _ = run(capsys, "tag", "--model", model_dir(), "-", "--format", "jsonl")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == lines
+    assert records[1]["entities"] == []
+    assert records[0]["entities"] and records[2]["entities"]
+
+
+# ----------------------------------------------------------------------------- demo
+
+def test_demo_trains_and_tags_the_demo_sentences(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "demo", "--epochs", 2, "--no-progress", "--out", tmp_path / "demo")
+    assert code == 0, err
+    assert re.search(r"dev F1 +\d+\.\d\d +test F1 +\d+\.\d\d", out)
+    tagged = [line for line in out.splitlines() if line and not line.startswith("dev F1")]
+    assert len(tagged) == len(DEMO_SENTENCES)
+    for line, sentence in zip(tagged, DEMO_SENTENCES, strict=True):
+        assert re.sub(r"\[([^\]]+) (?:PER|LOC|ORG|MISC)\]", r"\1", line) == sentence
+    assert "[" in "".join(tagged)
+    assert (tmp_path / "demo" / MODEL_FILE).is_file()
+
+
+# ----------------------------------------------------------------------------- errors: one line, exit code 2
+
+def test_missing_training_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.conll"
+    code, _, err = run(capsys, "train", "--train", missing, "--dev", sample_corpus("dev"), "--out", tmp_path / "o",
+                       "--no-progress")
+    assert_one_line_error(code, err, str(missing))
+
+
+def test_missing_input_file_for_tag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.txt"
+    code, _, err = run(capsys, "tag", "--model", model_dir(), "--input", missing)
+    assert_one_line_error(code, err, str(missing))
+
+
+def test_malformed_conll_names_file_and_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Paris B-LOC\nis O\nnice extra O\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", bad, "--dev", sample_corpus("dev"), "--out", tmp_path / "o",
+                       "--no-progress")
+    assert_one_line_error(code, err, f"{bad}:3", "columns")
+    code, _, err = run(capsys, "evaluate", "--model", model_dir(), "--data", bad)
+    assert_one_line_error(code, err, f"{bad}:3")
+
+
+def test_model_path_that_does_not_exist(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "tag", "--model", tmp_path / "no-model", TEXT)
+    assert_one_line_error(code, err, str(tmp_path / "no-model"))
+    code, _, err = run(capsys, "evaluate", "--model", tmp_path / "no-model", "--data", sample_corpus("dev"))
+    assert_one_line_error(code, err, str(tmp_path / "no-model"))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_model_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "model" / MODEL_FILE
+    path.parent.mkdir()
+    data = (model_dir() / MODEL_FILE).read_bytes()
+    path.write_bytes(b"not a model at all" if damage == "garbage" else data[: len(data) // 3])
+    code, _, err = run(capsys, "tag", "--model", path.parent, TEXT)
+    assert_one_line_error(code, err, str(path))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--bogus"],
+    ["tag", "--model", "m", "--bogus", "text"],
+    ["train", "--train", "a.conll"],  # --dev is required
+    ["tag", "--model", "m", "--format", "xml", "text"],
+    ["train", "--train", "a", "--dev", "b", "--epochs", "many"],
+    ["frobnicate"],
+])
+def test_bad_options(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, err)
+    assert out == ""
+
+
+def test_tag_without_text(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "tag", "--model", model_dir())
+    assert_one_line_error(code, err, "nothing to tag")
+
+
+def test_tag_with_both_text_and_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("Paris", encoding="utf-8")
+    code, _, err = run(capsys, "tag", "--model", model_dir(), "--input", path, "Paris")
+    assert_one_line_error(code, err)
+
+
+def test_ragged_vectors_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("the 0.1 0.2 0.3\nof 0.4 0.5\nand 0.6 0.7 0.8\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--vectors", vectors, "--out", tmp_path / "o", "--no-progress")
+    assert_one_line_error(code, err, f"{vectors}:2")
+    assert not (tmp_path / "o" / MODEL_FILE).exists()
+
+
+def test_truncated_compressed_vectors_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt.gz"
+    payload = gzip.compress("".join(f"w{i} " + " ".join(["0.1"] * 50) + "\n" for i in range(5000)).encode())
+    vectors.write_bytes(payload[: len(payload) // 2])
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--vectors", vectors, "--out", tmp_path / "o", "--no-progress")
+    assert_one_line_error(code, err, str(vectors), "truncated")
+
+
+def test_tag_input_that_is_not_utf8(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Café in Zürich".encode("utf-16"))
+    code, _, err = run(capsys, "tag", "--model", model_dir(), "--input", path)
+    assert_one_line_error(code, err, str(path), "UTF-8")

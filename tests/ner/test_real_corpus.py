@@ -1,0 +1,56 @@
+"""CoNLL-2003 with GloVe 50d: three epochs of the window classifier reach dev entity F1 >= 0.85.
+
+Three epochs take about 11 s on an idle 2-core machine (the issue asks for under 2 minutes); that time is
+a benchmark figure (docs/benchmarks.md), not asserted here, since a loaded machine would make it flaky.
+
+Needs ../shared/data (skips with a reason otherwise). Marked slow so a developer can deselect it with
+``-m "not slow"``; the default run and CI include it. A broken model, loss or optimiser cannot reach 0.85:
+the measured figure is about 0.898, and a tagger marking every capitalised word as its most frequent type
+stays far below.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from window_ner.ner.commands import Experiment, in_gold_scheme, read, run_experiment, score
+from window_ner.ner.tagger import Tagger
+from window_ner.ner.train import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+MIN_DEV_F1 = 0.85
+
+
+def test_glove_window_model_reaches_dev_f1_085(conll2003_dir: Path, glove_path: Path, tmp_path: Path) -> None:
+    log = io.StringIO()
+    exp = Experiment(
+        train_path=conll2003_dir / "train.txt", dev_path=conll2003_dir / "dev.txt",
+        test_path=conll2003_dir / "test.txt", vectors_path=glove_path, out=tmp_path,
+        training=TrainConfig(epochs=3, patience=0, seed=1),
+        model={"dropout_input": 0.2, "dropout_hidden": 0.5}, progress=False,
+    )
+    began = time.perf_counter()
+    results, tagger = run_experiment(exp, log=log)
+    seconds = time.perf_counter() - began
+    assert results["epochs"] == 3
+    assert results["dev"]["f1"] >= MIN_DEV_F1, log.getvalue()
+    assert results["test"]["f1"] >= 0.80, log.getvalue()  # test is harder (measured about 0.85)
+    print(f"dev F1 {results['dev']['f1']:.4f}, test F1 {results['test']['f1']:.4f}, {seconds:.1f} s")
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    epoch_f1 = [json.loads(line)["dev"]["f1"] for line in lines]
+    assert results["dev"]["f1"] == pytest.approx(max(epoch_f1))  # the best epoch's parameters were kept
+    # The saved file is the best epoch's model: loaded again, it scores the same dev F1.
+    loaded = Tagger.load(tmp_path)
+    dev = read(conll2003_dir / "dev.txt")
+    predicted = in_gold_scheme(loaded, dev, loaded.predict([s.tokens for s in dev]))
+    assert score(loaded, dev, predicted).summary()["f1"] == pytest.approx(results["dev"]["f1"])
+    entities = loaded("Angela Merkel flew from Berlin to Paris on Tuesday.")
+    assert ("Berlin", "LOC") in [(e.text, e.label) for e in entities]
+    assert ("Paris", "LOC") in [(e.text, e.label) for e in entities]

@@ -1,0 +1,189 @@
+"""Training: reproducible bit for bit, early stopping, metrics.jsonl, clean Ctrl-C, and a loss that goes down."""
+
+from __future__ import annotations
+
+import io
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.ner._trained import EPOCHS, multiclass_model
+from window_ner import nn
+from window_ner.ner.commands import Experiment, read, run_experiment, sample_corpus
+from window_ner.ner.encoder import EncodedCorpus, Encoder
+from window_ner.ner.model import ModelConfig, WindowClassifier
+from window_ner.ner.train import TrainConfig, make_optimizer, train
+
+
+@cache
+def small_corpus() -> tuple[Encoder, EncodedCorpus]:
+    """The first 150 sentences of the sample corpus, encoded (fast enough for many short trainings)."""
+    sentences = read(sample_corpus("train"))[:150]
+    tokens, gold = [s.tokens for s in sentences], [s.tags for s in sentences]
+    encoder = Encoder.build(tokens, gold, "IOB2", "IOBES")
+    return encoder, encoder.encode(tokens, gold, "IOB2")
+
+
+def small_model(seed: int = 0) -> WindowClassifier:
+    encoder, _ = small_corpus()
+    config = ModelConfig(vocab_size=len(encoder.vocab), n_tags=len(encoder.tags), word_dim=10,
+                         features={"caps": (6, 3)}, hidden=(16,), dropout_hidden=0.3)
+    return WindowClassifier(config, np.random.default_rng(seed))
+
+
+def states_equal(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+class FakeDev:
+    """An evaluate callable returning the given F1 per epoch; remembers the parameters it saw."""
+
+    def __init__(self, f1s: list[float], interrupt_at: int | None = None):
+        self.f1s = f1s
+        self.interrupt_at = interrupt_at
+        self.states: list[dict[str, np.ndarray]] = []
+
+    def __call__(self, model: WindowClassifier) -> dict[str, float]:
+        epoch = len(self.states) + 1
+        if epoch == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.states.append(model.state_dict())
+        f1 = self.f1s[epoch - 1]
+        return {"precision": f1, "recall": f1, "f1": f1}
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=0)
+    config = TrainConfig(epochs=3, optimizer="sgd", lr=0.1)
+    assert TrainConfig.from_dict({**config.to_dict(), "unknown": 1}) == config
+
+
+@pytest.mark.parametrize(("name", "kind"), [("adam", nn.Adam), ("adamw", nn.AdamW), ("sgd", nn.SGD),
+                                             ("adagrad", nn.Adagrad)])
+def test_make_optimizer(name: str, kind: type) -> None:
+    params = list(small_model().parameters())
+    optimizer = make_optimizer(params, TrainConfig(optimizer=name, lr=0.05))
+    assert isinstance(optimizer, kind)
+    assert optimizer.lr == 0.05
+
+
+def test_same_seed_gives_the_same_model_bit_for_bit() -> None:
+    def run(seed: int) -> dict[str, np.ndarray]:
+        exp = Experiment(train_path=sample_corpus("train"), dev_path=sample_corpus("dev"),
+                         training=TrainConfig(epochs=2, patience=0, seed=seed),
+                         model={"dropout_input": 0.2, "dropout_hidden": 0.5}, progress=False)
+        _, tagger = run_experiment(exp, log=io.StringIO())
+        return tagger.model.state_dict()
+
+    first, second = run(1), run(1)
+    assert states_equal(first, second)
+    assert not states_equal(first, run(2))
+
+
+def test_early_stopping_stops_and_restores_the_best_parameters() -> None:
+    _, data = small_corpus()
+    model = small_model()
+    dev = FakeDev([0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01, 0.0])
+    saved: list[dict[str, Any]] = []
+    logs = train(model, data, TrainConfig(epochs=8, patience=2, batch_size=64), evaluate=dev,
+                 save_best=lambda m, info: saved.append(info), progress=False)
+    assert [log.epoch for log in logs] == [1, 2, 3]  # two epochs without improvement, then stop
+    assert [log.best for log in logs] == [True, False, False]
+    assert [info["epoch"] for info in saved] == [1]
+    assert states_equal(model.state_dict(), dev.states[0])
+    assert not states_equal(dev.states[0], dev.states[2])  # training did change the model meanwhile
+    assert not model.training
+
+
+def test_patience_zero_trains_every_epoch_and_keeps_the_best() -> None:
+    _, data = small_corpus()
+    model = small_model()
+    dev = FakeDev([0.1, 0.3, 0.2, 0.25])
+    saved: list[int] = []
+    logs = train(model, data, TrainConfig(epochs=4, patience=0, batch_size=64), evaluate=dev,
+                 save_best=lambda m, info: saved.append(info["epoch"]), progress=False)
+    assert len(logs) == 4
+    assert saved == [1, 2]
+    assert states_equal(model.state_dict(), dev.states[1])
+
+
+def test_keyboard_interrupt_stops_cleanly_and_keeps_the_best_model(tmp_path: Path) -> None:
+    _, data = small_corpus()
+    model = small_model()
+    dev = FakeDev([0.5, 0.9, 0.9], interrupt_at=2)
+    saved: list[tuple[int, dict[str, np.ndarray]]] = []
+    logs = train(model, data, TrainConfig(epochs=5, patience=0, batch_size=64), evaluate=dev,
+                 save_best=lambda m, info: saved.append((info["epoch"], m.state_dict())), out_dir=tmp_path,
+                 progress=False)
+    assert [log.epoch for log in logs] == [1]
+    assert [epoch for epoch, _ in saved] == [1]
+    assert states_equal(saved[0][1], dev.states[0])
+    assert states_equal(model.state_dict(), dev.states[0])  # epoch 2's updates were rolled back
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["epoch"] == 1
+
+
+def test_keyboard_interrupt_before_any_epoch_returns_no_logs() -> None:
+    _, data = small_corpus()
+    model = small_model()
+    before = model.state_dict()
+    logs = train(model, data, TrainConfig(epochs=3, batch_size=64), evaluate=FakeDev([], interrupt_at=1),
+                 progress=False)
+    assert logs == []
+    assert not states_equal(model.state_dict(), before)  # nothing to restore: the trained weights stay
+
+
+def test_metrics_jsonl_has_one_line_per_epoch(tmp_path: Path) -> None:
+    _, data = small_corpus()
+    dev = FakeDev([0.2, 0.4, 0.6])
+    logs = train(small_model(), data, TrainConfig(epochs=3, patience=0, batch_size=64, lr_decay=0.5),
+                 evaluate=dev, out_dir=tmp_path / "run", progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]
+    for line, log, f1 in zip(lines, logs, [0.2, 0.4, 0.6], strict=True):
+        assert line["seconds"] > 0
+        # both are rounded (seconds to the millisecond): their product is the number of training tokens
+        assert abs(line["tokens_per_s"] * line["seconds"] - len(data)) <= 0.0006 * line["tokens_per_s"] + 1
+        assert line["train_loss"] == log.train_loss > 0
+        assert line["dev"] == {"precision": f1, "recall": f1, "f1": f1}
+    assert [line["lr"] for line in lines] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+
+
+def test_metrics_of_a_real_run_hold_dev_precision_recall_f1() -> None:
+    trained = multiclass_model()
+    lines = [json.loads(line) for line in (trained.folder / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == EPOCHS
+    for line in lines:
+        assert {"seconds", "tokens_per_s", "train_loss", "dev"} <= line.keys()
+        assert {"precision", "recall", "f1"} <= line["dev"].keys()
+        assert 0 <= line["dev"]["f1"] <= 1
+    f1s = [line["dev"]["f1"] for line in lines]
+    assert [line["best"] for line in lines] == [f1 > max(f1s[:i], default=-1) for i, f1 in enumerate(f1s)]
+    assert trained.results["best_epoch"] == 1 + f1s.index(max(f1s))
+
+
+def test_loss_decreases_over_epochs_on_the_sample_corpus() -> None:
+    trained = multiclass_model()
+    losses = [json.loads(line)["train_loss"] for line in (trained.folder / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == EPOCHS
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:], strict=False))
+    assert losses[-1] < 0.7 * losses[0]
+    assert trained.results["dev"]["f1"] > 0.5  # and it learned to find entities
+
+
+def test_without_evaluate_the_lowest_loss_epoch_counts_as_best() -> None:
+    _, data = small_corpus()
+    logs = train(small_model(), data, TrainConfig(epochs=3, patience=0, batch_size=64), progress=False)
+    assert all(log.dev is None for log in logs)
+    assert [log.best for log in logs] == [True, True, True]
