@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "adagrad"], default="adam",
                      help="update rule")
     opt.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    opt.add_argument("--schedule", choices=["constant", "step", "plateau", "linear"], default="constant",
+                     help="learning rate over time: step multiplies it by --lr-decay every epoch, plateau when "
+                     "dev F1 stalls for an epoch; linear warms up over the first epoch, then decays to 0")
+    opt.add_argument("--lr-decay", type=float, default=0.5, help="factor for the step and plateau schedules")
     opt.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (decoupled for adamw)")
     opt.add_argument("--clip", type=float, default=5.0, help="max gradient norm (0: no clipping)")
     opt.add_argument("--seed", type=int, default=1, help="seed for initialisation, shuffling and dropout")

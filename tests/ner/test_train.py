@@ -147,7 +147,7 @@ def test_keyboard_interrupt_before_any_epoch_returns_no_logs() -> None:
 def test_metrics_jsonl_has_one_line_per_epoch(tmp_path: Path) -> None:
     _, data = small_corpus()
     dev = FakeDev([0.2, 0.4, 0.6])
-    logs = train(small_model(), data, TrainConfig(epochs=3, patience=0, batch_size=64, lr_decay=0.5),
+    logs = train(small_model(), data, TrainConfig(epochs=3, patience=0, batch_size=64, schedule="step", lr_decay=0.5),
                  evaluate=dev, out_dir=tmp_path / "run", progress=False)
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2, 3]
@@ -187,3 +187,18 @@ def test_without_evaluate_the_lowest_loss_epoch_counts_as_best() -> None:
     logs = train(small_model(), data, TrainConfig(epochs=3, patience=0, batch_size=64), progress=False)
     assert all(log.dev is None for log in logs)
     assert [log.best for log in logs] == [True, True, True]
+
+
+@pytest.mark.parametrize("schedule", ["step", "plateau", "linear"])
+def test_schedules_change_the_learning_rate(schedule: str) -> None:
+    """Each schedule moves the rate the way its name says; the per-epoch log records it."""
+    _, data = small_corpus()
+    config = TrainConfig(epochs=4, batch_size=64, schedule=schedule, lr=1e-2, lr_decay=0.5, patience=0)
+    logs = train(small_model(), data, config, evaluate=FakeDev([0.5, 0.4, 0.3, 0.2]), progress=False)
+    rates = [entry.lr for entry in logs]
+    if schedule == "step":
+        assert rates == pytest.approx([1e-2, 5e-3, 2.5e-3, 1.25e-3])
+    elif schedule == "plateau":  # dev F1 falls every epoch: after two bad epochs (patience 1) it halves
+        assert rates[0] == rates[1] == rates[2] == pytest.approx(1e-2) and rates[3] == pytest.approx(5e-3)
+    else:  # the rate each epoch ends with: full after the warm-up epoch, then falling to 0 at the very end
+        assert rates[0] > rates[1] > rates[2] > rates[3] == 0

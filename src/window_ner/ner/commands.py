@@ -188,6 +188,7 @@ def run_train(args: argparse.Namespace) -> int:
                "dropout_hidden": args.dropout_hidden, "freeze_embeddings": args.freeze_embeddings},
         training=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                              lr=args.lr, weight_decay=args.weight_decay, clip=args.clip,
+                             schedule=args.schedule, lr_decay=args.lr_decay,
                              patience=args.patience, seed=args.seed),
         features=_feature_names(args.features), scheme=args.scheme.upper(), decode=args.decode,
         binary=args.binary, token_column=args.token_column, tag_column=args.tag_column,

@@ -18,6 +18,7 @@ from window_ner.ner.encoder import EncodedCorpus
 from window_ner.ner.model import WindowClassifier
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+SCHEDULES = ("constant", "step", "plateau", "linear")
 
 
 @dataclass
@@ -32,10 +33,13 @@ class TrainConfig:
     momentum: float = 0.9  # SGD only
     clip: float = 5.0  # max gradient norm; 0 turns clipping off
     patience: int = 5  # epochs without a better dev F1 before stopping; 0 trains every epoch
-    lr_decay: float = 1.0  # learning rate times this after every epoch
+    schedule: str = "constant"  # step: lr x lr_decay each epoch; plateau: x lr_decay when dev F1 stalls;
+    lr_decay: float = 0.5  # linear: warm up over the first epoch, then decay linearly to 0
     seed: int = 1
 
     def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         for name in ("epochs", "batch_size"):
@@ -77,6 +81,18 @@ def make_optimizer(params: list[nn.Parameter], config: TrainConfig) -> Any:
     return nn.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
+def make_schedule(optimizer: Any, config: TrainConfig, batches_per_epoch: int) -> Any:
+    """The learning-rate schedule named in the config (None for a constant rate)."""
+    if config.schedule == "step":
+        return nn.StepLR(optimizer, step_size=1, gamma=config.lr_decay)
+    if config.schedule == "plateau":
+        return nn.ReduceLROnPlateau(optimizer, mode="max", factor=config.lr_decay, patience=1)
+    if config.schedule == "linear":
+        total = config.epochs * batches_per_epoch
+        return nn.LinearWarmup(optimizer, warmup_steps=min(batches_per_epoch, total - 1), total_steps=total)
+    return None
+
+
 def batch_loss(model: WindowClassifier, data: EncodedCorpus, index: np.ndarray) -> Tensor:
     """Mean loss of the windows ``index``: softmax cross-entropy, or the binary J = sigma(s) loss."""
     scores = model(data.word_windows[index], {k: v[index] for k, v in data.feature_windows.items()})
@@ -112,6 +128,8 @@ def train(
     best_f1, best_state, waited = -math.inf, None, 0
     n = len(train_data)
     n_batches = math.ceil(n / config.batch_size)
+    schedule = make_schedule(optimizer, config, n_batches)
+    per_step = isinstance(schedule, nn.LinearWarmup)
     bar = _progress_bar(config.epochs * n_batches, progress)
     try:
         for epoch in range(1, config.epochs + 1):
@@ -126,6 +144,8 @@ def train(
                 if config.clip > 0:
                     nn.clip_grad_norm(params, config.clip)
                 optimizer.step()
+                if per_step:
+                    schedule.step()
                 total_loss += loss.item() * len(index)
                 if bar is not None:
                     bar.update(1)
@@ -150,8 +170,10 @@ def train(
             if bar is not None:
                 bar.set_postfix(loss=f"{train_loss:.4f}", tok_s=f"{n / seconds:,.0f}",
                                 dev_f1="-" if dev is None else f"{100 * dev['f1']:.2f}")
-            if config.lr_decay != 1.0:
-                optimizer.lr *= config.lr_decay
+            if isinstance(schedule, nn.ReduceLROnPlateau):
+                schedule.step(f1)
+            elif schedule is not None and not per_step:
+                schedule.step()
             if config.patience and waited >= config.patience:
                 break
     except KeyboardInterrupt:
