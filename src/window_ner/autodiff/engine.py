@@ -58,19 +58,19 @@ def _add(total: Any, contribution: Any) -> Any:
 
 
 def _store(node: Tensor, grad: Any, handed_out: set[int]) -> None:
-    """Accumulate into ``node.grad``; every stored dense array owns its memory and is stored once."""
-    if isinstance(grad, np.ndarray) and (grad.base is not None or id(grad) in handed_out):
-        grad = grad.copy()
-    elif isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
-        grad = np.array(grad)
+    """Accumulate into ``node.grad``; a newly stored dense array owns its memory and is stored only once."""
     if node.grad is None:
+        if isinstance(grad, np.ndarray):
+            if grad.base is not None or id(grad) in handed_out:
+                grad = grad.copy()
+            handed_out.add(id(grad))
+        elif isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
+            grad = np.array(grad)
         node.grad = grad
     elif isinstance(node.grad, np.ndarray) and isinstance(grad, np.ndarray):
         node.grad += grad
     else:
         node.grad = _add(node.grad, grad)
-    if isinstance(node.grad, np.ndarray):
-        handed_out.add(id(node.grad))
 
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -90,13 +90,13 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             )
         seed = np.ones(root.shape, dtype=root.dtype)
     else:
-        seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.dtype)
+        seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.dtype)
         if seed.shape != root.shape:
             raise ValueError(f"upstream gradient has shape {seed.shape}, the tensor has shape {root.shape}")
 
     grads: dict[int, Any] = {id(root): seed}  # pending upstream gradient of each node reached so far
     pending = [(-root._seq, root)]
-    handed_out: set[int] = set()
+    handed_out = {id(seed)}  # the caller's array: a leaf that would receive it as it is gets a copy
     while pending:
         node = heapq.heappop(pending)[1]
         upstream = grads.pop(id(node))

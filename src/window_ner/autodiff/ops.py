@@ -98,7 +98,9 @@ def matmul(a: Any, b: Any) -> Tensor:
     av, a, need_a = _operand(a)
     bv, b, need_b = _operand(b)
     av, bv = np.asarray(av), np.asarray(bv)
-
+    if av.ndim == 2 and bv.ndim == 2:  # the common case, without the reshaping below
+        return make(av @ bv, (a, b),
+                    lambda g: (g @ bv.T if need_a else None, av.T @ g if need_b else None), "matmul")
     # Treat vectors as matrices (a row for a, a column for b); the added axes are dropped again below.
     a2 = av[None, :] if av.ndim == 1 else av
     b2 = bv[:, None] if bv.ndim == 1 else bv
@@ -234,20 +236,30 @@ def clip(a: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
 def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(builtins.sorted(ax % ndim if ndim else 0 for ax in axes))
+    if isinstance(axis, int):
+        return (axis % ndim if ndim else 0,)
+    return tuple(builtins.sorted(ax % ndim if ndim else 0 for ax in axis))
 
 
-def _restore_axes(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+def _restore_axes(g: np.ndarray, axes: tuple[int, ...], keepdims: bool, ndim: int) -> np.ndarray:
     """Put back the reduced axes (as size 1) so g broadcasts against the input."""
-    return g if keepdims else np.expand_dims(g, axes)
+    if keepdims or len(axes) == ndim:  # a full reduction's 0-d g broadcasts as it is
+        return g
+    return np.expand_dims(g, axes)
+
+
+def _spread(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    # Faster than np.broadcast_to, and the result is a plain array a leaf can keep.
+    out = np.empty(shape, dtype=dtype)
+    out[...] = g
+    return out
 
 
 def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over axis. Local Jacobian: ones, so every input receives the upstream gradient."""
-    shape, axes = a.shape, _normalize_axis(axis, a.ndim)
+    shape, dtype, axes = a.shape, a.dtype, _normalize_axis(axis, a.ndim)
     return make(np.sum(a.data, axis=axes, keepdims=keepdims), (a,),
-                lambda g: (np.broadcast_to(_restore_axes(g, axes, keepdims), shape),), "sum")
+                lambda g: (_spread(_restore_axes(g, axes, keepdims, len(shape)), shape, dtype),), "sum")
 
 
 def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Tensor:
@@ -257,7 +269,7 @@ def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Ten
     ties = np.sum(winners, axis=axes, keepdims=True, dtype=a.dtype)
 
     def rule(g: np.ndarray) -> tuple:
-        return (winners * (_restore_axes(g, axes, keepdims) / ties),)
+        return (winners * (_restore_axes(g, axes, keepdims, a.ndim) / ties),)
 
     out = kept if keepdims else np.squeeze(kept, axis=axes)
     return make(out, (a,), rule, op)
@@ -386,20 +398,22 @@ def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean")
         raise ValueError(
             f"targets must be class ids in [0, {n_classes}), got values {targets.min()}..{targets.max()}"
         )
-    shifted = z - z.max(axis=-1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    log_probs = shifted - log_norm
-    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
-    losses = -picked
+    rows = z.reshape(-1, n_classes)
+    picks = (np.arange(len(rows)), targets.reshape(-1))
+    shifted = rows - rows.max(axis=1, keepdims=True)
+    exps = np.exp(shifted)
+    sums = exps.sum(axis=1, keepdims=True)
+    losses = (np.log(sums[:, 0]) - shifted[picks]).reshape(targets.shape)
     count = builtins.max(losses.size, 1)
 
     def rule(g: np.ndarray) -> tuple:
-        grad = np.exp(log_probs)
-        np.put_along_axis(grad, targets[..., None],
-                          np.take_along_axis(grad, targets[..., None], axis=-1) - 1, axis=-1)
+        grad = exps / sums  # softmax probabilities p
+        grad[picks] -= 1  # p - onehot
         if reduction == "none":
-            return (grad * g[..., None],)
-        return (grad * (g / count if reduction == "mean" else g),)
+            grad *= g.reshape(-1, 1)
+        else:
+            grad *= g / count if reduction == "mean" else g
+        return (grad.reshape(z.shape),)
 
     if reduction == "none":
         out = losses
