@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -98,7 +97,6 @@ def ours_train(model, train_data, batches: int, repeats: int) -> float:
 
 def torch_train(matrix, train_data, n_caps, n_tags, sparse: bool, batches: int, repeats: int) -> float:
     import torch
-
     from torch_reference import TorchWindow, make_step
 
     torch.manual_seed(0)
@@ -133,7 +131,6 @@ def ours_infer(model, data, repeats: int) -> float:
 
 def torch_infer(matrix, data, n_caps, n_tags, repeats: int) -> float:
     import torch
-
     from torch_reference import TorchWindow
 
     model = TorchWindow(matrix, n_caps, 5, 5, 300, n_tags, False, 0.2, 0.5).eval()
