@@ -147,8 +147,13 @@ def torch_infer(matrix, data, n_caps, n_tags, repeats: int) -> float:
 
 
 def child_peak_mb(code: str) -> float:
-    """Peak resident memory of a fresh Python running ``code`` (it prints its own ru_maxrss)."""
-    script = code + "\nimport resource, json; print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
+    """Peak resident memory of a fresh Python running ``code``.
+
+    Read from VmHWM, which starts afresh at exec; ru_maxrss would carry over this (large) parent's peak.
+    """
+    script = code + (
+        "\nprint([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent)
     return int(out.stdout.strip().splitlines()[-1]) / 1024

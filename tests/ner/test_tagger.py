@@ -260,3 +260,18 @@ def test_binary_model_end_to_end(tmp_path: Path) -> None:
     binary.save(tmp_path)
     assert Tagger.load(tmp_path)(text) == entities
     assert all(tag in ("O", "LOC") for tags in binary.predict([text.split()]) for tag in tags)
+
+
+def test_viterbi_output_read_tag_by_tag_equals_span_conversion() -> None:
+    """The fast IOBES -> IOB2 reading of Viterbi output equals converting each sentence through its spans."""
+    fast = tagger()
+    sentences = [s.tokens for s in read(sample_corpus("dev"))]
+    slow = Tagger(fast.model, fast.encoder, "viterbi")
+    data = slow.encoder.encode(sentences)
+    ids = slow.decode_ids(slow.log_probs(data), data.starts)
+    names = [slow.encoder.tags[i] for i in ids]
+    expected = [tagging.convert(names[a:b], slow.encoder.scheme, "IOB2")
+                for a, b in zip(data.starts[:-1], data.starts[1:], strict=True)]
+    assert slow.encoder.scheme == "IOBES"
+    assert any(tag.startswith(("E-", "S-")) for tag in names)  # the mapping is really exercised
+    assert fast.predict(sentences) == expected

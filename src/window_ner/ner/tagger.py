@@ -20,6 +20,7 @@ from window_ner.ner.tokenize import tokenize
 MODEL_FILE = "model.safetensors"
 OUTPUT_SCHEME = "IOB2"  # tags handed to users and written to files
 CHUNK = 8192  # windows scored at once: bounds memory while keeping matrix products large
+_IOB2_PREFIX = {"B": "B", "I": "I", "E": "I", "S": "B"}  # IOB2 and IOBES tags, the schemes models predict in
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +147,25 @@ class Tagger:
         log_probs = self.log_probs(data)
         ids = self.decode_ids(log_probs, data.starts)
         probs = np.exp(log_probs[np.arange(len(ids)), ids])
-        names = np.asarray(self.encoder.tags, dtype=object)[ids]
+        # Viterbi output is valid in the model's scheme, so each tag has one IOB2 form (E- -> I-, S- -> B-);
+        # argmax output may be invalid and is converted span by span.
+        by_tag = self.model.config.binary or (self.decode == "viterbi" and self.encoder.scheme in ("IOB2", "IOBES"))
+        names = np.asarray(self._iob2_forms if by_tag else self.encoder.tags, dtype=object)[ids]
         tags, confidences = [], []
         for first, last in zip(data.starts[:-1], data.starts[1:], strict=True):
             sentence = names[first:last].tolist()
-            if not self.model.config.binary:
+            if not by_tag:
                 sentence = tagging.convert(sentence, self.encoder.scheme, OUTPUT_SCHEME)
             tags.append(sentence)
             confidences.append(probs[first:last])
         return tags, confidences
+
+    @property
+    def _iob2_forms(self) -> list[str]:
+        """Each model tag as it reads inside a valid IOB2 sequence."""
+        if self.model.config.binary:
+            return self.encoder.tags
+        return [_IOB2_PREFIX[tag[0]] + tag[1:] if tag != "O" else tag for tag in self.encoder.tags]
 
     # ----- entities -----
     def tag_tokens(self, token_lists: Sequence[Sequence[str]]) -> list[list[Entity]]:
