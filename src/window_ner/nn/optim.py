@@ -240,8 +240,8 @@ class Adam(Optimizer):
     rows' m and v decay and update, and only touched rows move. Dense Adam would also decay every other
     row's m and v and keep moving those rows by their remaining momentum. The bias correction uses t, the
     parameter's global step count (steps at which it had any gradient), not a per-row count, so a row first
-    touched at step t > 1 takes a smaller first step than dense Adam's first step would be. When every row
-    is touched at every step, lazy and dense Adam are identical.
+    touched at step t > 1 takes a smaller first step than dense Adam's first step would be. Weight decay
+    reaches touched rows only. When every row is touched at every step, lazy and dense Adam are identical.
     """
 
     _hyper = ("lr", "betas", "eps", "weight_decay")
