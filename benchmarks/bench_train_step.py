@@ -1,0 +1,314 @@
+"""What does a window-NER training step cost, and what does the row-sparse embedding gradient save?
+
+Model (the CS224N window classifier at CoNLL scale): word embedding 100,000 x 50 and capitalisation
+embedding 6 x 5 (padding id 0), window 5, hidden 300 tanh, 9 classes, batch 256, softmax cross-entropy,
+Adam, float32. Measured in one process, median of many repeats, the variants interleaved in blocks:
+  (a) forward + backward alone (row-sparse embedding gradient)
+  (b) full step: forward, backward, Adam (lazy Adam on the embeddings' touched rows)
+  (c) full step with a dense embedding gradient (embedding(sparse=False)) and dense Adam
+and, for reference, the optimiser step alone in (b) and (c), the same forward + backward written by hand
+in NumPy (the floor for (a) on this machine), and PyTorch if installed.
+Targets: (b) <= 1.5 x (a) and (c) >= 10 x (b). PyTorch (optional) runs the same model with as many threads.
+
+    python benchmarks/bench_train_step.py [--repeats 200] [--write] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import os
+import platform
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from window_ner import nn
+from window_ner.autodiff import Tensor, concat
+
+VOCAB, WORD_DIM, CAPS, CAPS_DIM, WIDTH, HIDDEN, CLASSES, BATCH = 100_000, 50, 6, 5, 5, 300, 9, 256
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+SECTION = "## nn: training step"
+
+
+class Window(nn.Module):
+    """x = [word vectors; caps vectors] of the window; scores = U tanh(W x + b) + c."""
+
+    def __init__(self, rng: np.random.Generator, sparse: bool):
+        super().__init__()
+        self.words = nn.Embedding(VOCAB, WORD_DIM, padding_idx=0, rng=rng, sparse=sparse)
+        self.caps = nn.Embedding(CAPS, CAPS_DIM, padding_idx=0, rng=rng, sparse=sparse)
+        self.hidden = nn.Linear(WIDTH * (WORD_DIM + CAPS_DIM), HIDDEN, rng=rng)
+        self.out = nn.Linear(HIDDEN, CLASSES, rng=rng)
+
+    def forward(self, words: np.ndarray, caps: np.ndarray) -> Tensor:
+        batch = words.shape[0]
+        x = concat([self.words(words).reshape(batch, -1), self.caps(caps).reshape(batch, -1)], axis=1)
+        return self.out(self.hidden(x).tanh())
+
+
+def make_batches(rng: np.random.Generator, count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Random windows: word ids over the whole vocabulary (many distinct rows), padding at some edges."""
+    batches = []
+    for _ in range(count):
+        words = rng.integers(1, VOCAB, size=(BATCH, WIDTH))
+        caps = rng.integers(1, CAPS, size=(BATCH, WIDTH))
+        edge = rng.random((BATCH, WIDTH)) < np.array([0.1, 0.05, 0, 0.05, 0.1])  # sentence boundaries
+        words[edge], caps[edge] = 0, 0
+        batches.append((words, caps, rng.integers(0, CLASSES, size=BATCH)))
+    return batches
+
+
+class Ours:
+    """Our model and Adam; ``run(batch)`` is one step (or forward + backward only) and records the
+    optimiser's share of it."""
+
+    def __init__(self, sparse: bool, with_step: bool, seed: int = 0):
+        self.model = Window(np.random.default_rng(seed), sparse)
+        self.optimizer = nn.Adam(self.model.parameters(), lr=1e-3)
+        self.with_step = with_step
+        self.optimizer_seconds: list[float] = []
+
+    def run(self, batch: tuple) -> None:
+        words, caps, targets = batch
+        self.model.zero_grad()
+        loss = nn.cross_entropy(self.model(words, caps), targets)
+        loss.backward()
+        if self.with_step:
+            start = time.perf_counter()
+            self.optimizer.step()
+            self.optimizer_seconds.append(time.perf_counter() - start)
+
+
+def numpy_forward_backward(seed: int = 0) -> Callable[[tuple], None]:
+    """The same forward and backward written by hand in NumPy: the floor for (a) on this machine."""
+    rng = np.random.default_rng(seed)
+    words_table = rng.standard_normal((VOCAB, WORD_DIM)).astype(np.float32)
+    caps_table = rng.standard_normal((CAPS, CAPS_DIM)).astype(np.float32)
+    W = nn.init.xavier_uniform((HIDDEN, WIDTH * (WORD_DIM + CAPS_DIM)), rng)  # noqa: N806 (lecture)
+    U = nn.init.xavier_uniform((CLASSES, HIDDEN), rng)  # noqa: N806
+    b, c = np.zeros(HIDDEN, np.float32), np.zeros(CLASSES, np.float32)
+
+    def rows_summed(ids: np.ndarray, grads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+        return sorted_ids[starts], np.add.reduceat(grads[order], starts, axis=0)
+
+    def step(batch: tuple) -> None:
+        words, caps, targets = batch
+        n = len(targets)
+        x = np.concatenate([words_table[words].reshape(n, -1), caps_table[caps].reshape(n, -1)], axis=1)
+        h = np.tanh(x @ W.T + b)
+        scores = h @ U.T + c
+        scores -= scores.max(axis=1, keepdims=True)
+        delta = np.exp(scores)
+        delta /= delta.sum(axis=1, keepdims=True)
+        delta[np.arange(n), targets] -= 1  # softmax - onehot
+        delta /= n
+        grad_u, grad_c = delta.T @ h, delta.sum(axis=0)
+        delta_h = (delta @ U) * (1 - h * h)
+        grad_w, grad_b = delta_h.T @ x, delta_h.sum(axis=0)
+        grad_x = delta_h @ W
+        split = WIDTH * WORD_DIM
+        rows_summed(words.reshape(-1), grad_x[:, :split].reshape(-1, WORD_DIM))
+        rows_summed(caps.reshape(-1), grad_x[:, split:].reshape(-1, CAPS_DIM))
+        del grad_u, grad_c, grad_w, grad_b
+
+    return step
+
+
+def torch_step(sparse: bool, threads: int) -> Callable[[tuple], None]:
+    """The same model and step in PyTorch: dense Adam, or SparseAdam for the embeddings + Adam."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class TorchWindow(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.words = torch.nn.Embedding(VOCAB, WORD_DIM, padding_idx=0, sparse=sparse)
+            self.caps = torch.nn.Embedding(CAPS, CAPS_DIM, padding_idx=0, sparse=sparse)
+            self.hidden = torch.nn.Linear(WIDTH * (WORD_DIM + CAPS_DIM), HIDDEN)
+            self.out = torch.nn.Linear(HIDDEN, CLASSES)
+
+        def forward(self, words: torch.Tensor, caps: torch.Tensor) -> torch.Tensor:
+            batch = words.shape[0]
+            x = torch.cat([self.words(words).reshape(batch, -1), self.caps(caps).reshape(batch, -1)], dim=1)
+            return self.out(torch.tanh(self.hidden(x)))
+
+    model = TorchWindow()
+    if sparse:
+        tables = [model.words.weight, model.caps.weight]
+        rest = [*model.hidden.parameters(), *model.out.parameters()]
+        optimizers = [torch.optim.SparseAdam(tables, lr=1e-3), torch.optim.Adam(rest, lr=1e-3)]
+    else:
+        optimizers = [torch.optim.Adam(model.parameters(), lr=1e-3)]
+    converted: dict[int, tuple] = {}
+
+    def step(batch: tuple) -> None:
+        key = id(batch)
+        if key not in converted:  # conversion is not part of the step
+            converted[key] = tuple(torch.from_numpy(a) for a in batch)
+        words, caps, targets = converted[key]
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(words, caps), targets)
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+
+    return step
+
+
+def measure(steps: dict[str, Callable[[tuple], None]], batches: list, repeats: dict[str, int],
+            block: int = 10) -> dict[str, float]:
+    """Median ms per step of each variant. Variants take turns in blocks of ``block`` consecutive steps
+    (steady state, as in training; drift hits all alike); a variant with fewer repeats sits out rounds."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    rounds = max(1, max(repeats.values()) // block)
+    for step in steps.values():  # warm up: optimiser state, allocator pools, BLAS buffers
+        for i in range(3):
+            step(batches[i % len(batches)])
+    for r in range(rounds):
+        for name, step in steps.items():
+            every = max(1, rounds // max(1, repeats[name] // block))
+            if r % every or len(times[name]) >= repeats[name]:
+                continue
+            for i in range(block):
+                batch = batches[(r * block + i) % len(batches)]
+                start = time.perf_counter()
+                step(batch)
+                times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+
+
+def blas_threads() -> int:
+    """Threads OpenBLAS uses: its environment variable, else one per available core."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine() -> str:
+    """Cores, CPU, NumPy and BLAS of this run."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas_name = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # older NumPy has no mode="dicts"; the name is then unknown
+        blas_name = "unknown BLAS"
+    cpu = platform.processor() or platform.machine()
+    # Other processes change these figures a lot (OpenBLAS threads spin on a busy core): report the load.
+    load = f", load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"{blas_name}, {blas_threads()} BLAS threads{load}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=200, help="timed steps of (a) and (b) [200]")
+    parser.add_argument("--dense-repeats", type=int, default=30, help="timed steps of dense variants [30]")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    parser.add_argument("--profile", action="store_true", help="cProfile 200 steps of (b) and print the top")
+    parser.add_argument("--write", action="store_true", help=f"append the table to {DOCS}")
+    args = parser.parse_args()
+
+    batches = make_batches(np.random.default_rng(1), 16)
+    env = [f"{var}={os.environ[var]} " for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if var in os.environ]
+    command = "".join(env) + " ".join(["python", "benchmarks/bench_train_step.py", *sys.argv[1:]])
+    if args.profile:
+        step = Ours(sparse=True, with_step=True).run
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for i in range(200):
+            step(batches[i % len(batches)])
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        return
+
+    names = {"a": "(a) forward + backward (row-sparse grad)",
+             "b": "(b) step: fwd + bwd + lazy Adam (row-sparse)",
+             "c": "(c) step: dense embedding grad + dense Adam",
+             "np": "hand-written NumPy forward + backward (floor for a)",
+             "ts": "PyTorch step: sparse=True, SparseAdam + Adam",
+             "td": "PyTorch step: dense Embedding + Adam"}
+    sparse_step, dense_step = Ours(sparse=True, with_step=True), Ours(sparse=False, with_step=True)
+    steps = {names["a"]: Ours(sparse=True, with_step=False).run, names["b"]: sparse_step.run,
+             names["c"]: dense_step.run, names["np"]: numpy_forward_backward()}
+    repeats = {name: args.repeats for name in steps}
+    repeats[names["c"]] = args.dense_repeats
+    torch_note = ""
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch_note = "PyTorch not installed (optional: pip install torch==2.13.0); its rows are skipped."
+        else:
+            torch_note = f"PyTorch {torch.__version__}, torch.set_num_threads({blas_threads()})."
+            steps[names["ts"]] = torch_step(True, blas_threads())
+            steps[names["td"]] = torch_step(False, blas_threads())
+            repeats[names["ts"]], repeats[names["td"]] = args.repeats, args.dense_repeats
+    ms = measure(steps, batches, repeats)
+    a, b, c = ms[names["a"]], ms[names["b"]], ms[names["c"]]
+    lazy = 1e3 * statistics.median(sparse_step.optimizer_seconds)
+    dense = 1e3 * statistics.median(dense_step.optimizer_seconds)
+    rows = [f"| {names['a']} | {a:.2f} | reference |",
+            f"| {names['b']} | {b:.2f} | {b / a:.2f} x (a) |",
+            f"| {names['c']} | {c:.2f} | {c / b:.2f} x (b) |",
+            f"| Adam step alone, lazy (inside b) | {lazy:.2f} | {lazy / a:.2f} x (a) |",
+            f"| Adam step alone, dense (inside c) | {dense:.2f} | {dense / lazy:.1f} x lazy |",
+            f"| {names['np']} | {ms[names['np']]:.2f} | {ms[names['np']] / a:.2f} x (a) |"]
+    rows += [f"| {names[key]} | {ms[names[key]]:.2f} | {ms[names[key]] / b:.2f} x (b) |"
+             for key in ("ts", "td") if names[key] in ms]
+    verdict = (f"(b) / (a) = {b / a:.2f} (target <= 1.5: {'met' if b / a <= 1.5 else 'MISSED'}); "
+               f"(c) / (b) = {c / b:.1f} (target >= 10: {'met' if c / b >= 10 else 'MISSED'}); "
+               f"dense / lazy Adam step alone = {dense / lazy:.0f}")
+    lines = [
+        f"Batch {BATCH}, window {WIDTH}, vocab {VOCAB:,} x {WORD_DIM} + caps {CAPS} x {CAPS_DIM}, "
+        f"hidden {HIDDEN} tanh, {CLASSES} classes, float32; median of {args.repeats} steps "
+        f"({args.dense_repeats} for the dense variants), in blocks of 10, variants interleaved in one process.",
+        "",
+        "| what ran | ms/step | ratio |",
+        "|---|---:|---:|",
+        *rows,
+        "",
+        verdict + ".",
+        "",
+        f"Machine: {machine()}. {torch_note}".rstrip(),
+        "",
+        f"Command: `{command}`",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        append_run(f"### {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}\n\n{text}\n")
+        print(f"appended to the section {SECTION!r} of {DOCS}")
+
+
+def append_run(run: str) -> None:
+    """Add a run at the end of our section of docs/benchmarks.md (created if missing); others' untouched."""
+    existing = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    if SECTION not in existing:
+        existing = existing.rstrip("\n") + f"\n\n{SECTION}\n\n" + (
+            "A training step of the window-NER model on our engine: what the optimiser adds to forward + "
+            "backward, and what the row-sparse embedding gradient (lazy Adam on the touched rows) saves "
+            "over a dense one. Each run below was written by `benchmarks/bench_train_step.py --write`.\n")
+    start = existing.index(SECTION) + len(SECTION)
+    following = existing.find("\n## ", start)  # the next section, somebody else's
+    end = len(existing) if following < 0 else following
+    rest = "\n" + existing[end:].lstrip("\n") if following >= 0 else ""
+    updated = existing[:end].rstrip("\n") + "\n\n" + run + rest
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(updated)
+
+
+if __name__ == "__main__":
+    main()
