@@ -11,6 +11,7 @@ of --repeats runs; ratios compare runs made in this same process.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -87,7 +88,7 @@ def ours_train(model, train_data, batches: int, repeats: int) -> float:
         for k in range(batches):
             index = order[k * BATCH:(k + 1) * BATCH]
             loss = batch_loss(model, train_data, index)
-            model.zero_grad()
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
 
@@ -193,6 +194,10 @@ def main() -> int:
         rows.append(("train", "PyTorch idiomatic (dense Embedding, Adam)", idiomatic))
         rows.append(("train", "PyTorch tuned (sparse Embedding, SparseAdam + Adam)", tuned))
 
+    # A tagging process holds no training set: drop its Python objects so the cyclic GC does not keep
+    # scanning them while tagging allocates tokens (it cost about 40% of raw-text throughput here).
+    del train, train_data
+    gc.collect()
     infer = ours_infer(model, test_data, args.repeats)
     rows.append(("infer, model only", "window-ner", infer))
     if have_torch:
