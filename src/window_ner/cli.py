@@ -19,8 +19,15 @@ examples:
 """
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default and keeps the examples' line breaks."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (where it has one) and keeps the examples' line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        hidden = action.default is None or action.default is False or action.default is argparse.SUPPRESS
+        if not hidden and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):

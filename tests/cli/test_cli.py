@@ -83,7 +83,10 @@ def test_help_of_each_sub_command_shows_each_option_with_its_default(capsys: pyt
         # the option's own entry runs from its name to the next option's name
         following = [p for p in positions if p > positions[i]]
         entry = body[positions[i]:min(following, default=len(body))]
-        assert f"(default: {action.default})" in entry, (action.option_strings, entry)
+        if action.default is None or action.default is False:  # required options and flags have none to show
+            assert "(default:" not in entry, (action.option_strings, entry)
+        else:
+            assert f"(default: {action.default})" in entry, (action.option_strings, entry)
 
 
 def test_train_help_names_the_important_defaults(capsys: pytest.CaptureFixture[str]) -> None:
