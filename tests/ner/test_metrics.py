@@ -8,22 +8,12 @@ import pytest
 
 from window_ner.ner import metrics
 from window_ner.ner import tags as T
+from window_ner.ner.conll import read_conll
 
 
 def read_tags(path: Path) -> list[list[str]]:
-    """NER tags per sentence of a CoNLL file (last field), skipping -DOCSTART- blocks."""
-    sentences, current = [], []
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if not fields:
-            if current:
-                sentences.append(current)
-            current = []
-        elif fields[0] != "-DOCSTART-":
-            current.append(fields[-1])
-    if current:
-        sentences.append(current)
-    return sentences
+    """NER tags per sentence of a CoNLL file, without -DOCSTART- blocks."""
+    return [sentence.tags for sentence in read_conll(path)]
 
 
 # Gold spans: PER(0,2) LOC(3,4) LOC(4,5) | ORG(0,2) MISC(2,3)      -> 5

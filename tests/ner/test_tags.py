@@ -7,24 +7,14 @@ import numpy as np
 import pytest
 
 from window_ner.ner import tags as T
+from window_ner.ner.conll import read_conll
 
 ALL_SCHEMES = ["IO", "IOB1", "IOB2", "IOBES", "BILOU"]
 
 
 def read_tags(path: Path) -> list[list[str]]:
-    """NER tags per sentence of a CoNLL file (last field), skipping -DOCSTART- blocks."""
-    sentences, current = [], []
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if not fields:
-            if current:
-                sentences.append(current)
-            current = []
-        elif fields[0] != "-DOCSTART-":
-            current.append(fields[-1])
-    if current:
-        sentences.append(current)
-    return sentences
+    """NER tags per sentence of a CoNLL file, without -DOCSTART- blocks."""
+    return [sentence.tags for sentence in read_conll(path)]
 
 
 # ----- spans: conlleval's chunk rules -----

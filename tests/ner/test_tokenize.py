@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from window_ner.ner.conll import read_conll
 from window_ner.ner.tokenize import (
     Sentence,
     Token,
@@ -218,18 +219,7 @@ def test_no_catastrophic_backtracking(text: str) -> None:
 
 
 def _conll_sentences(path: Path) -> list[list[str]]:
-    sentences, current = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        if not fields:
-            if current:
-                sentences.append(current)
-                current = []
-        elif fields[0] != "-DOCSTART-":
-            current.append(fields[0])
-    if current:
-        sentences.append(current)
-    return sentences
+    return [sentence.tokens for sentence in read_conll(path)]
 
 
 @pytest.mark.parametrize("split", ["train", "dev", "test"])
