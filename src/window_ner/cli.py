@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Trains a small tagger on the sample corpus shipped with the package (in well under a "
         "minute), prints its dev and test F1, and tags a few sentences.",
     )
-    demo.add_argument("--epochs", type=int, default=15, help="most epochs to train")
+    demo.add_argument("--epochs", type=int, default=50, help="most epochs to train (early stopping on dev)")
     demo.add_argument("--seed", type=int, default=1, help="random seed")
     demo.add_argument("--out", type=Path, help="also save the model in this folder")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -269,7 +269,7 @@ def sample_corpus(split: str) -> Path:
 def run_demo(args: argparse.Namespace) -> int:
     exp = Experiment(
         train_path=sample_corpus("train"), dev_path=sample_corpus("dev"), test_path=sample_corpus("test"),
-        out=args.out, training=TrainConfig(epochs=args.epochs, seed=args.seed, patience=0),
+        out=args.out, training=TrainConfig(epochs=args.epochs, seed=args.seed, patience=10),
         model={"hidden": (300,), "dropout_input": 0.2, "dropout_hidden": 0.5},
         progress=not args.no_progress,
     )
