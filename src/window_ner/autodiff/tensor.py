@@ -7,6 +7,7 @@ the output tensor, so a graph holds no reference cycles and is freed by referenc
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections.abc import Callable, Sequence
@@ -44,12 +45,11 @@ class no_grad:
         _mode.enabled = self._previous
 
     def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with no_grad():
                 return fn(*args, **kwargs)
 
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
         return wrapper
 
 

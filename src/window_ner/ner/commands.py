@@ -95,8 +95,10 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
           f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
           file=log)
 
+    dev_scheme = tagging.detect_scheme([s.tags for s in dev_sents])  # once, not every epoch
+
     def evaluate_dev(current: WindowClassifier) -> dict[str, float]:
-        predicted = in_gold_scheme(tagger, dev_sents, tagger.predict_encoded(dev_data))
+        predicted = in_gold_scheme(tagger, dev_sents, tagger.predict_encoded(dev_data), dev_scheme)
         return score(tagger, dev_sents, predicted).summary()
 
     def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
@@ -150,7 +152,8 @@ class Scores:
         return metrics.format_report(self.entity)
 
 
-def in_gold_scheme(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[str]]) -> list[list[str]]:
+def in_gold_scheme(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[str]],
+                   gold_scheme: str | None = None) -> list[list[str]]:
     """Predicted IOB2 tags rewritten in the scheme of the gold file (IOB1 for the CoNLL-2003 files).
 
     Entity scores do not depend on it, but token accuracy and the written predictions do: conlleval
@@ -158,7 +161,7 @@ def in_gold_scheme(tagger: Tagger, sentences: Sequence[Sentence], predicted: lis
     """
     if tagger.encoder.binary_type is not None:
         return predicted
-    gold_scheme = tagging.detect_scheme([s.tags for s in sentences])
+    gold_scheme = gold_scheme or tagging.detect_scheme([s.tags for s in sentences])
     if gold_scheme == OUTPUT_SCHEME:
         return predicted
     return [tagging.convert(p, OUTPUT_SCHEME, gold_scheme) for p in predicted]
@@ -168,14 +171,10 @@ def score(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[st
     """Compare predictions with the sentences' gold tags."""
     binary_type = tagger.encoder.binary_type
     if binary_type is not None:
-        gold = np.concatenate([[_type(t) == binary_type for t in s.tags] for s in sentences])
+        gold = np.concatenate([[tagging.tag_type(t) == binary_type for t in s.tags] for s in sentences])
         pred = np.concatenate([[t == binary_type for t in p] for p in predicted])
         return Scores(binary=metrics.binary_scores(gold, pred), label=binary_type)
     return Scores(entity=metrics.evaluate([s.tags for s in sentences], predicted))
-
-
-def _type(tag: str) -> str:
-    return tag.split("-", 1)[1] if "-" in tag else tag
 
 
 # ----------------------------------------------------------------------------- sub-commands

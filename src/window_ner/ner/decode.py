@@ -210,14 +210,16 @@ class Decoder:
         """Best tags of one sentence."""
         return self._names[self.decode_ids(log_probs)].tolist()
 
-    def decode_batch(self, log_probs: np.ndarray, bounds: Sequence[int] | np.ndarray) -> list[list[str]]:
-        """Best tags of each sentence of a concatenated batch (``bounds`` as in ``viterbi_batch``)."""
+    def decode_batch_ids(self, log_probs: np.ndarray, bounds: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Best tag ids of each sentence of a concatenated batch (``bounds`` as in ``viterbi_batch``)."""
         log_probs = self._check(log_probs)
         if self.method == "argmax":
-            ids = argmax_decode(log_probs)
-        else:
-            ids = viterbi_batch(log_probs, bounds, self.allowed, self.start, self.end)
-        names = self._names[ids]
+            return argmax_decode(log_probs)
+        return viterbi_batch(log_probs, bounds, self.allowed, self.start, self.end)
+
+    def decode_batch(self, log_probs: np.ndarray, bounds: Sequence[int] | np.ndarray) -> list[list[str]]:
+        """Best tags of each sentence of a concatenated batch (``bounds`` as in ``viterbi_batch``)."""
+        names = self._names[self.decode_batch_ids(log_probs, bounds)]
         return [names[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 

@@ -74,8 +74,7 @@ class Encoder:
         out = []
         for sentence in gold:
             if self.binary_type is not None:
-                types = [tag.split("-", 1)[-1] if tag != "O" else "O" for tag in sentence]
-                out.extend(1 if t == self.binary_type else 0 for t in types)
+                out.extend(1 if tagging.tag_type(tag) == self.binary_type else 0 for tag in sentence)
                 continue
             converted = tagging.convert(list(sentence), gold_scheme, self.scheme) if gold_scheme else sentence
             for tag in converted:
@@ -113,6 +112,6 @@ class Encoder:
             tags = ["O", binary_type]
         else:
             converted = [tagging.convert(list(s), gold_scheme, scheme) for s in train_tags]
-            types = sorted({tag.split("-", 1)[1] for s in converted for tag in s if tag != "O"})
+            types = sorted({tagging.tag_type(tag) for s in converted for tag in s} - {"O"})
             tags = tagging.tag_set(types, scheme)
         return cls(vocab, features, tags, scheme, window, binary_type)

@@ -63,11 +63,16 @@ class Tagger:
         self.encoder = encoder
         self.decode = decode
         self.info = info or {}
-        if not model.config.binary:  # a binary model's two outputs are decoded by argmax
-            scheme = encoder.scheme
-            self._allowed = tagging.allowed_transitions(encoder.tags, scheme)
-            self._starts = tagging.allowed_starts(encoder.tags, scheme)
-            self._ends = tagging.allowed_ends(encoder.tags, scheme)
+        # A binary model's two outputs ("O" or the type) are decoded by argmax and already read as IOB2 would.
+        binary = model.config.binary
+        self._decoder = None if binary else decoding.Decoder(encoder.tags, encoder.scheme, decode)
+        # Viterbi output is valid in the model's scheme, so each tag has one IOB2 form (E- -> I-, S- -> B-);
+        # argmax output may be invalid and is converted span by span.
+        self._by_tag = binary or (decode == "viterbi" and encoder.scheme in ("IOB2", "IOBES"))
+        output_tags = list(encoder.tags)
+        if self._by_tag and not binary:
+            output_tags = [_IOB2_PREFIX[t[0]] + t[1:] if t != "O" else t for t in output_tags]
+        self._output_tags = np.asarray(output_tags, dtype=object)
 
     # ----- persistence -----
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -127,9 +132,9 @@ class Tagger:
 
     def decode_ids(self, log_probs: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Best tag ids per token, sentence by sentence."""
-        if self.decode == "argmax" or self.model.config.binary:
+        if self._decoder is None:
             return log_probs.argmax(axis=1)
-        return decoding.viterbi_batch(log_probs, starts, self._allowed, self._starts, self._ends)
+        return self._decoder.decode_batch_ids(log_probs, starts)
 
     def predict(self, token_lists: Sequence[Sequence[str]]) -> list[list[str]]:
         """IOB2 tags for each sentence of pre-tokenised input (binary models: the type or 'O')."""
@@ -147,25 +152,15 @@ class Tagger:
         log_probs = self.log_probs(data)
         ids = self.decode_ids(log_probs, data.starts)
         probs = np.exp(log_probs[np.arange(len(ids)), ids])
-        # Viterbi output is valid in the model's scheme, so each tag has one IOB2 form (E- -> I-, S- -> B-);
-        # argmax output may be invalid and is converted span by span.
-        by_tag = self.model.config.binary or (self.decode == "viterbi" and self.encoder.scheme in ("IOB2", "IOBES"))
-        names = np.asarray(self._iob2_forms if by_tag else self.encoder.tags, dtype=object)[ids]
+        names = self._output_tags[ids]
         tags, confidences = [], []
         for first, last in zip(data.starts[:-1], data.starts[1:], strict=True):
             sentence = names[first:last].tolist()
-            if not by_tag:
+            if not self._by_tag:
                 sentence = tagging.convert(sentence, self.encoder.scheme, OUTPUT_SCHEME)
             tags.append(sentence)
             confidences.append(probs[first:last])
         return tags, confidences
-
-    @property
-    def _iob2_forms(self) -> list[str]:
-        """Each model tag as it reads inside a valid IOB2 sequence."""
-        if self.model.config.binary:
-            return self.encoder.tags
-        return [_IOB2_PREFIX[tag[0]] + tag[1:] if tag != "O" else tag for tag in self.encoder.tags]
 
     # ----- entities -----
     def tag_tokens(self, token_lists: Sequence[Sequence[str]]) -> list[list[Entity]]:
@@ -197,7 +192,7 @@ class Tagger:
     def _entities(self, tokens: Sequence[Any], tags: list[str], confidence: np.ndarray,
                   text: str | None) -> list[Entity]:
         entities = []
-        for start, end, label in self._spans(tags):
+        for start, end, label in tagging.spans(tags):  # a binary model's bare tags ("LOC") read as I- tags
             # The per-token model's probability of the whole span: the product over its tokens.
             score = float(np.prod(confidence[start:end], dtype=np.float64))
             if text is None:
@@ -206,15 +201,3 @@ class Tagger:
                 first, last = tokens[start].start, tokens[end - 1].end
                 entities.append(Entity(text[first:last], label, first, last, score))
         return entities
-
-    def _spans(self, tags: list[str]) -> list[tuple[int, int, str]]:
-        if self.model.config.binary:
-            spans, start = [], None
-            for i, tag in enumerate([*tags, "O"]):
-                if tag != "O" and start is None:
-                    start = i
-                elif tag == "O" and start is not None:
-                    spans.append((start, i, tags[start]))
-                    start = None
-            return spans
-        return tagging.spans(tags)
