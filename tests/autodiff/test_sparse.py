@@ -155,6 +155,21 @@ def test_from_ids_sums_duplicates_in_sorted_order() -> None:
     assert sparse.rows.dtype == np.int64
 
 
+@pytest.mark.parametrize("vocab", [6, 50, 100_000])  # a one-hot product for small tables, a sort for big ones
+@pytest.mark.parametrize("distinct", [3, 400])
+def test_from_ids_matches_a_loop_over_occurrences(vocab: int, distinct: int) -> None:
+    local = np.random.default_rng(vocab + distinct)
+    ids = local.choice(local.choice(vocab, size=min(distinct, vocab), replace=False), size=(128, 5))
+    grads = local.standard_normal((128, 5, 3))
+    sparse = RowSparseGrad.from_ids(ids, grads, (vocab, 3))
+    expected = dense_reference(ids, grads, vocab)
+    np.testing.assert_array_equal(sparse.rows, np.unique(ids))
+    np.testing.assert_allclose(sparse.to_dense(), expected, rtol=1e-12, atol=1e-12)
+    single = RowSparseGrad.from_ids(ids, grads.astype(np.float32), (vocab, 3))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single.to_dense(), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_from_ids_keeps_float32_and_handles_no_ids() -> None:
     sparse = RowSparseGrad.from_ids(np.array([2, 2]), np.ones((2, 3), dtype=np.float32), (4, 3))
     assert sparse.dtype == np.float32

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 BackwardRule = Callable[[np.ndarray], Sequence[Any]]
+# Up to this many table rows x ids, an embedding gradient is summed by one one-hot product (no sort).
+_ONE_HOT_LIMIT = 1 << 16
 
 
 
@@ -74,16 +77,35 @@ class RowSparseGrad:
 
     @classmethod
     def from_ids(cls, ids: np.ndarray, grads: np.ndarray, shape: tuple[int, ...]) -> RowSparseGrad:
-        """Sum the gradient rows of repeated ids once (sort, then one reduceat)."""
+        """Sum the gradient rows of repeated ids once: ``values[i]`` is the sum over the occurrences of
+        ``rows[i]``, added in the order the ids come."""
         flat_ids = ids.reshape(-1)
-        flat_grads = grads.reshape(flat_ids.size, *shape[1:])
-        if flat_ids.size == 0:
-            return cls(flat_ids.astype(np.int64), flat_grads, shape)
+        count = flat_ids.size
+        width = math.prod(shape[1:])
+        if count == 0:
+            return cls(flat_ids.astype(np.int64), grads.reshape(0, *shape[1:]), shape)
+        if shape[0] * count <= _ONE_HOT_LIMIT:  # a small table (a feature's few ids): one product
+            rows = np.flatnonzero(np.bincount(flat_ids, minlength=shape[0]))
+            slot = np.zeros(shape[0], dtype=np.intp)
+            slot[rows] = np.arange(rows.size)
+            one_hot = np.zeros((rows.size, count), dtype=grads.dtype)
+            one_hot[slot[flat_ids], np.arange(count)] = 1
+            values = one_hot @ grads.reshape(count, width)
+            return cls(rows.astype(np.int64, copy=False), values.reshape(rows.size, *shape[1:]), shape)
+        flat_grads = grads.reshape(count, width)
         order = np.argsort(flat_ids, kind="stable")
         sorted_ids = flat_ids[order]
-        starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
-        values = np.add.reduceat(flat_grads[order], starts, axis=0)
-        return cls(sorted_ids[starts].astype(np.int64, copy=False), values, shape)
+        first = np.empty(count, dtype=bool)  # first occurrence of its id in sorted order
+        first[0] = True
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+        values = flat_grads[order[first]]
+        repeats = np.flatnonzero(~first)
+        if repeats.size:  # add each repeat into its id's row (1-D add.at: the 2-D form is several times slower)
+            row_of_repeat = np.cumsum(first)[repeats] - 1
+            targets = (row_of_repeat[:, None] * width + np.arange(width)).reshape(-1)
+            np.add.at(values.reshape(-1), targets, flat_grads[order[repeats]].reshape(-1))
+        rows = sorted_ids[first].astype(np.int64, copy=False)
+        return cls(rows, values.reshape(rows.size, *shape[1:]), shape)
 
     def to_dense(self) -> np.ndarray:
         dense = np.zeros(self.shape, dtype=self.values.dtype)
