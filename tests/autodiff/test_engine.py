@@ -155,6 +155,30 @@ def test_retain_grad_keeps_an_intermediate_gradient() -> None:
     np.testing.assert_array_equal(x.grad, 2 * 2 * h.data)
 
 
+def test_retain_grad_twice_keeps_the_gradient_once_and_copies_it() -> None:
+    x = param([1.0, 2.0])
+    h = (x * 2.0).retain_grad().retain_grad()
+    upstream = np.array([1.0, 1.0])
+    h.backward(upstream)
+    np.testing.assert_array_equal(h.grad, upstream)
+    assert h.grad is not upstream  # the caller's array stays the caller's
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+
+
+def test_retained_intermediate_is_freed_by_reference_counting() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        x = param(np.ones(3))
+        h = ops.tanh(x).retain_grad()
+        out = (h * 2.0).sum()
+        ref = weakref.ref(h)
+        del h, out  # no backward: the retaining rule does not hold its own tensor
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
 def test_is_leaf_and_parents() -> None:
     x = param([1.0])
     y = x * 2.0

@@ -258,7 +258,7 @@ def _spread(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarra
 def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over axis. Local Jacobian: ones, so every input receives the upstream gradient."""
     shape, dtype, axes = a.shape, a.dtype, _normalize_axis(axis, a.ndim)
-    return make(np.sum(a.data, axis=axes, keepdims=keepdims), (a,),
+    return make(a.data.sum(axis=axes, keepdims=keepdims), (a,),
                 lambda g: (_spread(_restore_axes(g, axes, keepdims, len(shape)), shape, dtype),), "sum")
 
 
@@ -266,7 +266,7 @@ def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Ten
     axes = _normalize_axis(axis, a.ndim)
     kept = reduce(a.data, axis=axes, keepdims=True)
     winners = a.data == kept
-    ties = np.sum(winners, axis=axes, keepdims=True, dtype=a.dtype)
+    ties = winners.sum(axis=axes, keepdims=True, dtype=a.dtype)
 
     def rule(g: np.ndarray) -> tuple:
         return (winners * (_restore_axes(g, axes, keepdims, a.ndim) / ties),)
@@ -277,12 +277,12 @@ def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Ten
 
 def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Max over axis: routes the gradient to the maximum; k tied maxima receive 1/k of it each."""
-    return _extremum(a, axis, keepdims, np.max, "max")
+    return _extremum(a, axis, keepdims, np.maximum.reduce, "max")
 
 
 def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Min over axis: routes the gradient to the minimum; k tied minima receive 1/k of it each."""
-    return _extremum(a, axis, keepdims, np.min, "min")
+    return _extremum(a, axis, keepdims, np.minimum.reduce, "min")
 
 
 # ----------------------------------------------------------------------------- shape
@@ -365,7 +365,8 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True) -> Tensor:
     """Rows ``table[ids]``: output shape ids.shape + (d,). The gradient reaching the table is row-sparse.
 
     With ``sparse=True`` (the default) the table's gradient is a ``RowSparseGrad``: the unique ids and the
-    sum of the upstream gradients of their occurrences; ``sparse=False`` gives the dense (vocab x d) array.
+    sum of the upstream gradients of their occurrences; ``sparse=False`` gives the dense (vocab x d) array,
+    as does a table that is itself computed by ops rather than a leaf.
     """
     ids = np.asarray(_value(ids))
     if not np.issubdtype(ids.dtype, np.integer):
@@ -373,6 +374,8 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True) -> Tensor:
     shape = table.shape
     if ids.size and (ids.min() < 0 or ids.max() >= shape[0]):
         raise IndexError(f"embedding ids must be in [0, {shape[0]}), got values {ids.min()}..{ids.max()}")
+
+    sparse = sparse and table.is_leaf  # the engine sums row-sparse gradients into leaves only
 
     def rule(g: np.ndarray) -> tuple:
         grad = RowSparseGrad.from_ids(ids, g, shape)

@@ -11,6 +11,7 @@ import functools
 import itertools
 import math
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -145,7 +146,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 class Tensor:
     """An ``np.ndarray`` (``.data``) with a gradient (``.grad``) and the graph that produced it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retain", "_seq", "name",
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "name",
                  "__weakref__")
     # Makes ``ndarray + Tensor`` defer to ``Tensor.__radd__`` instead of looping element by element.
     __array_ufunc__ = None
@@ -159,7 +160,6 @@ class Tensor:
         self._parents: tuple = ()
         self._backward: BackwardRule | None = None
         self._op = "leaf"
-        self._retain = False
         self._seq = next(_birth)
         self.name = name
 
@@ -211,60 +211,53 @@ class Tensor:
         return Tensor(self.data)
 
     def retain_grad(self) -> Tensor:
-        """Keep this intermediate tensor's gradient in ``.grad`` during backward."""
-        self._retain = True
+        """Keep this intermediate tensor's gradient in ``.grad`` during backward.
+
+        Its rule is wrapped so that it first adds its upstream gradient (a copy) to ``.grad``: the engine
+        itself never checks for retained tensors. Leaves keep their gradient anyway.
+        """
+        rule = self._backward
+        if rule is None or getattr(rule, "retains", False):
+            return self
+        node = weakref.ref(self)  # the rule must not hold its own tensor: no reference cycle
+
+        def keep_then(upstream: np.ndarray) -> Sequence[Any]:
+            tensor = node()
+            if tensor is not None:
+                tensor.grad = np.array(upstream) if tensor.grad is None else tensor.grad + upstream
+            return rule(upstream)
+
+        keep_then.retains = True
+        self._backward = keep_then
         return self
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor; see ``window_ner.autodiff.engine.backward``."""
-        engine.backward(self, gradient, retain_graph=retain_graph)
+        engine.backward(self, gradient, retain_graph)  # positional: a keyword costs 0.1 us per call
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
 
-    # ----- operators: each one line, the rules live in ops.py -----
-    def __add__(self, other: Any) -> Tensor:
-        return ops.add(self, other)
-
+    # ----- operators: a + b, a * b, ... are the ops themselves (bound at the end of this module); the
+    # reflected ones swap their operands here. The rules live in ops.py.
     def __radd__(self, other: Any) -> Tensor:
         return ops.add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return ops.sub(other, self)
 
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.mul(self, other)
-
     def __rmul__(self, other: Any) -> Tensor:
         return ops.mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.div(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
         return ops.div(other, self)
 
-    def __pow__(self, other: Any) -> Tensor:
-        return ops.power(self, other)
-
     def __rpow__(self, other: Any) -> Tensor:
         return ops.power(other, self)
 
-    def __matmul__(self, other: Any) -> Tensor:
-        return ops.matmul(self, other)
-
     def __rmatmul__(self, other: Any) -> Tensor:
         return ops.matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index)
 
     # ----- methods -----
     def exp(self) -> Tensor:
@@ -337,19 +330,18 @@ def make(data: np.ndarray, parents: tuple, backward: BackwardRule, op: str) -> T
     out.data = data
     out.grad = None
     out._op = op
-    out._retain = False
     out._seq = next(_birth)
     out.name = None
-    out.requires_grad = False
-    out._parents = ()
-    out._backward = None
     if _mode.enabled:
         for parent in parents:
             if parent is not None and parent.requires_grad:
                 out.requires_grad = True
                 out._parents = parents
                 out._backward = backward
-                break
+                return out
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
     return out
 
 
@@ -358,3 +350,8 @@ _new_tensor = Tensor.__new__
 
 # Imported last: ops, functional and engine need the Tensor class defined above.
 from window_ner.autodiff import engine, functional, ops  # noqa: E402
+
+# Bound directly rather than wrapped in methods: one Python call less on every op of a graph.
+Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
+Tensor.__truediv__, Tensor.__pow__, Tensor.__matmul__ = ops.div, ops.power, ops.matmul
+Tensor.__neg__, Tensor.__getitem__ = ops.neg, ops.getitem
