@@ -120,3 +120,6 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             leaf.grad += grad
         else:  # a row-sparse gradient on either side (RowSparseGrad adds to arrays from both sides)
             leaf.grad = leaf.grad + grad
+
+
+Tensor.backward = backward  # t.backward(...) is this function itself: no wrapper call on the hot path

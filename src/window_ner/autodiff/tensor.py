@@ -231,9 +231,8 @@ class Tensor:
         self._backward = keep_then
         return self
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
-        """Backpropagate from this tensor; see ``window_ner.autodiff.engine.backward``."""
-        engine.backward(self, gradient, retain_graph)  # positional: a keyword costs 0.1 us per call
+    # ``backward(gradient=None, retain_graph=False)`` is ``engine.backward`` itself, bound in engine.py (a
+    # wrapper method would add a call to every backward pass).
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -348,8 +347,8 @@ def make(data: np.ndarray, parents: tuple, backward: BackwardRule, op: str) -> T
 _new_tensor = Tensor.__new__
 
 
-# Imported last: ops, functional and engine need the Tensor class defined above.
-from window_ner.autodiff import engine, functional, ops  # noqa: E402
+# Imported last: ops, functional and engine need the Tensor class defined above (engine binds backward).
+from window_ner.autodiff import engine, functional, ops  # noqa: E402, F401
 
 # Bound directly rather than wrapped in methods: one Python call less on every op of a graph.
 Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
