@@ -56,6 +56,21 @@ def test_by_hand_graphs_give_the_gradients_ours_give(bench: ModuleType, length: 
         start.grad = None
 
 
+def test_by_hand_mixed_chain_gives_the_gradients_ours_give(bench: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    start = bench.Tensor(rng.standard_normal(bench.SHAPE), requires_grad=True)
+    b = bench.Tensor(1 + 0.01 * rng.standard_normal(bench.SHAPE), requires_grad=True)
+    _, by_hand = bench.mixed_chain(start, b)
+    y = start
+    for k in range(bench.CHAIN_LENGTH // 2):
+        y = bench.ops.tanh(y) if k % 2 else y * b
+        y = y + b
+    y.backward(np.ones(bench.SHAPE))
+    grad_start, grad_b = by_hand()
+    np.testing.assert_allclose(start.grad, grad_start, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, grad_b, rtol=1e-12)
+
+
 def test_every_primitive_case_runs(bench: ModuleType) -> None:
     names = []
     for name, count, ours, by_hand in bench.primitive_cases(np.float32):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -15,6 +17,17 @@ from window_ner.autodiff.tensor import is_grad_enabled
 
 def param(values, dtype=np.float64) -> Tensor:
     return Tensor(values, requires_grad=True, dtype=dtype)
+
+
+@contextmanager
+def cyclic_gc_off() -> Iterator[None]:
+    """Only reference counting frees objects inside: what it frees is not kept alive by a cycle."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # ------------------------------------------------------------------ fan-out sums
@@ -166,17 +179,13 @@ def test_retain_grad_twice_keeps_the_gradient_once_and_copies_it() -> None:
 
 
 def test_retained_intermediate_is_freed_by_reference_counting() -> None:
-    gc.collect()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         x = param(np.ones(3))
         h = ops.tanh(x).retain_grad()
         out = (h * 2.0).sum()
         ref = weakref.ref(h)
         del h, out  # no backward: the retaining rule does not hold its own tensor
         assert ref() is None
-    finally:
-        gc.enable()
 
 
 def test_is_leaf_and_parents() -> None:
@@ -218,9 +227,7 @@ def test_gradient_of_a_scalar_leaf_is_an_array_like_its_data() -> None:
 # ------------------------------------------------------------------ graph release and memory
 
 def test_graph_is_freed_by_reference_counting_after_backward() -> None:
-    gc.collect()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         x = param(np.ones(4))
         h1 = ops.tanh(x)
         h2 = h1 * 3.0
@@ -235,14 +242,10 @@ def test_graph_is_freed_by_reference_counting_after_backward() -> None:
         del out
         assert out_ref() is None
         assert x.grad is not None
-    finally:
-        gc.enable()
 
 
 def test_graph_is_freed_by_reference_counting_when_the_output_is_deleted() -> None:
-    gc.collect()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         x = param(np.ones(4))
         h = ops.exp(x) * x
         out = (h @ h).sum()
@@ -251,13 +254,10 @@ def test_graph_is_freed_by_reference_counting_when_the_output_is_deleted() -> No
         assert refs[0]() is not None
         del out  # no backward: deleting the output alone frees everything, with no cycle for the GC
         assert all(r() is None for r in refs)
-    finally:
-        gc.enable()
 
 
 def test_retain_graph_keeps_the_graph_alive() -> None:
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         x = param(np.ones(3))
         h = x * 2.0
         out = h.sum()
@@ -267,15 +267,11 @@ def test_retain_graph_keeps_the_graph_alive() -> None:
         assert ref() is not None
         out.backward()
         assert ref() is None
-    finally:
-        gc.enable()
 
 
 def test_backward_rules_do_not_capture_the_output_tensor() -> None:
     """A rule holding its output would be a reference cycle: check that no live graph creates one."""
-    gc.collect()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         x = param(np.ones((2, 3)))
         w = param(np.ones((3, 4)))
         out = ops.softmax_cross_entropy(ops.tanh(x @ w), np.array([0, 3])) + ops.max(x).sum()
@@ -283,8 +279,6 @@ def test_backward_rules_do_not_capture_the_output_tensor() -> None:
         del out
         assert gc.collect() == 0
         assert ref() is None
-    finally:
-        gc.enable()
 
 
 # ------------------------------------------------------------------ no_grad

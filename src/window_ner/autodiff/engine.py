@@ -93,14 +93,17 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 grad = unbroadcast(grad, target.shape)
             if grad.dtype is not target.dtype and grad.dtype != target.dtype:
                 grad = grad.astype(target.dtype)
-            pending_grads = leaves if parent._backward is None else grads
-            previous = pending_grads.get(parent)
+            # Sums are not in place: ``previous`` may be an array another node also holds.
+            if parent._backward is None:
+                previous = leaves.get(parent)
+                leaves[parent] = grad if previous is None else previous + grad
+                continue
+            previous = grads.get(parent)
             if previous is None:
-                pending_grads[parent] = grad
-                if pending_grads is grads:
-                    heappush(pending, (-parent._seq, parent))
-            else:  # not in place: ``previous`` may be an array another node also holds
-                pending_grads[parent] = previous + grad
+                grads[parent] = grad
+                heappush(pending, (-parent._seq, parent))
+            else:
+                grads[parent] = previous + grad
         if not retain_graph:
             node._parents = ()
             node._backward = _released

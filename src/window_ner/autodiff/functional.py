@@ -26,7 +26,7 @@ def hardtanh(x: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
 
 def _shifted(x: Tensor, axis: int) -> tuple[Tensor, np.ndarray]:
     """(x - m, m) with m the max along axis, held constant: no result depends on it, so no gradient flows."""
-    shift = np.max(x.data, axis=axis, keepdims=True)
+    shift = x.data.max(axis=axis, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)
     return x - shift, shift
 

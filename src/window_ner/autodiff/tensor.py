@@ -78,8 +78,8 @@ class RowSparseGrad:
 
     @classmethod
     def from_ids(cls, ids: np.ndarray, grads: np.ndarray, shape: tuple[int, ...]) -> RowSparseGrad:
-        """Sum the gradient rows of repeated ids once: ``values[i]`` is the sum over the occurrences of
-        ``rows[i]``, added in the order the ids come."""
+        """Sum the gradient rows of repeated ids once: ``values[i]`` is the sum of the gradient rows of every
+        occurrence of ``rows[i]``; ``rows`` are unique and sorted."""
         flat_ids = ids.reshape(-1)
         count = flat_ids.size
         width = math.prod(shape[1:])

@@ -100,7 +100,8 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             return x
         # 16 random bits per entry, kept when >= p * 2^16: p is exact to 2^-16. The bits come as whole 64-bit
-        # words (four entries each): about 5x faster than Generator.bytes, which draws 32 bits at a time.
+        # words (four entries each), the same bits Generator.bytes gives but without its 32-bit draws and two
+        # copies (35 instead of 50-180 us per mask of a 256 x 300 batch here).
         words = self.rng.integers(0, 2**64 - 1, size=-(-x.size // 4), dtype=np.uint64, endpoint=True)
         bits = words.view(np.uint16)[: x.size].reshape(x.shape)
         # kept entries carry 1/(1-p), so the expected value is unchanged
