@@ -170,6 +170,38 @@ def test_from_ids_matches_a_loop_over_occurrences(vocab: int, distinct: int) -> 
     np.testing.assert_allclose(single.to_dense(), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("vocab", [6, 100_000])  # both ways of summing: one-hot product and sort
+@pytest.mark.parametrize("padding_idx", [0, 2, 5])
+def test_from_ids_leaves_out_the_padding_id(vocab: int, padding_idx: int) -> None:
+    local = np.random.default_rng(padding_idx)
+    ids = local.integers(0, 6, size=(64, 5))
+    ids[:, 0] = padding_idx  # the padding id occurs, repeatedly
+    grads = local.standard_normal((64, 5, 3))
+    sparse = RowSparseGrad.from_ids(ids, grads, (vocab, 3), padding_idx=padding_idx)
+    expected = dense_reference(ids, grads, vocab)
+    expected[padding_idx] = 0
+    assert padding_idx not in sparse.rows
+    np.testing.assert_array_equal(sparse.rows, np.setdiff1d(np.unique(ids), [padding_idx]))
+    np.testing.assert_allclose(sparse.to_dense(), expected, rtol=1e-12, atol=1e-12)
+    only_padding = RowSparseGrad.from_ids(np.full(4, padding_idx), np.ones((4, 3)), (vocab, 3), padding_idx)
+    assert only_padding.rows.size == 0 and only_padding.values.shape == (0, 3)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_embedding_padding_ids_pass_no_gradient(sparse: bool) -> None:
+    table = table_param()
+    out = embedding(table, WINDOWS, sparse=sparse, padding_idx=0)
+    np.testing.assert_array_equal(out.data, TABLE[WINDOWS])  # padding still looks its row up
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    expected = dense_reference(WINDOWS, upstream, len(TABLE))
+    expected[0] = 0
+    dense = table.grad.to_dense() if sparse else table.grad
+    np.testing.assert_allclose(dense, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(IndexError, match="padding_idx"):
+        embedding(table, WINDOWS, padding_idx=6)
+
+
 def test_from_ids_keeps_float32_and_handles_no_ids() -> None:
     sparse = RowSparseGrad.from_ids(np.array([2, 2]), np.ones((2, 3), dtype=np.float32), (4, 3))
     assert sparse.dtype == np.float32

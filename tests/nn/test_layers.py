@@ -63,9 +63,7 @@ def test_embedding_padding_row_is_zero_and_never_updated() -> None:
         table.zero_grad()
         ids = np.array([[0, 2, 0], [3, 0, 2]])
         (table(ids) * 2.0).sum().backward()
-        grad = table.weight.grad
-        padding_values = grad.values[grad.rows == 0]
-        assert np.all(padding_values == 0)  # the padding row's gradient is zeroed
+        assert 0 not in table.weight.grad.rows  # the padding row is left out of the gradient
         optimizer.step()
     assert np.all(table.weight.data[0] == 0)
 

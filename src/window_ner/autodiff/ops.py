@@ -361,12 +361,13 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 # ----------------------------------------------------------------------------- fused primitives
 
-def embedding(table: Tensor, ids: Any, sparse: bool = True) -> Tensor:
+def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | None = None) -> Tensor:
     """Rows ``table[ids]``: output shape ids.shape + (d,). The gradient reaching the table is row-sparse.
 
     With ``sparse=True`` (the default) the table's gradient is a ``RowSparseGrad``: the unique ids and the
     sum of the upstream gradients of their occurrences; ``sparse=False`` gives the dense (vocab x d) array,
-    as does a table that is itself computed by ops rather than a leaf.
+    as does a table that is itself computed by ops rather than a leaf. Occurrences of ``padding_idx`` look up
+    their row as any other id but pass it no gradient.
     """
     ids = np.asarray(_value(ids))
     if not np.issubdtype(ids.dtype, np.integer):
@@ -374,11 +375,13 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True) -> Tensor:
     shape = table.shape
     if ids.size and (ids.min() < 0 or ids.max() >= shape[0]):
         raise IndexError(f"embedding ids must be in [0, {shape[0]}), got values {ids.min()}..{ids.max()}")
+    if padding_idx is not None and not 0 <= padding_idx < shape[0]:
+        raise IndexError(f"padding_idx must be in [0, {shape[0]}), got {padding_idx}")
 
     sparse = sparse and table.is_leaf  # the engine sums row-sparse gradients into leaves only
 
     def rule(g: np.ndarray) -> tuple:
-        grad = RowSparseGrad.from_ids(ids, g, shape)
+        grad = RowSparseGrad.from_ids(ids, g, shape, padding_idx)
         return (grad if sparse else grad.to_dense(),)
 
     return make(np.take(table.data, ids, axis=0), (table,), rule, "embedding")

@@ -77,21 +77,24 @@ class RowSparseGrad:
         return self.values.dtype
 
     @classmethod
-    def from_ids(cls, ids: np.ndarray, grads: np.ndarray, shape: tuple[int, ...]) -> RowSparseGrad:
+    def from_ids(cls, ids: np.ndarray, grads: np.ndarray, shape: tuple[int, ...],
+                 padding_idx: int | None = None) -> RowSparseGrad:
         """Sum the gradient rows of repeated ids once: ``values[i]`` is the sum of the gradient rows of every
-        occurrence of ``rows[i]``; ``rows`` are unique and sorted."""
+        occurrence of ``rows[i]``; ``rows`` are unique and sorted. Occurrences of ``padding_idx`` are left
+        out: that row's gradient is zero, and it is not among ``rows``."""
         flat_ids = ids.reshape(-1)
         count = flat_ids.size
         width = math.prod(shape[1:])
-        if count == 0:
-            return cls(flat_ids.astype(np.int64), grads.reshape(0, *shape[1:]), shape)
         if shape[0] * count <= _ONE_HOT_LIMIT:  # a small table (a feature's few ids): one product
-            rows = np.flatnonzero(np.bincount(flat_ids, minlength=shape[0]))
-            slot = np.zeros(shape[0], dtype=np.intp)
+            occurrences = np.bincount(flat_ids, minlength=shape[0])
+            if padding_idx is not None:
+                occurrences[padding_idx] = 0
+            rows = np.flatnonzero(occurrences)
+            slot = np.full(shape[0], rows.size, dtype=np.intp)  # padding ids land in one extra slot, dropped
             slot[rows] = np.arange(rows.size)
-            one_hot = np.zeros((rows.size, count), dtype=grads.dtype)
+            one_hot = np.zeros((rows.size + 1, count), dtype=grads.dtype)
             one_hot[slot[flat_ids], np.arange(count)] = 1
-            values = one_hot @ grads.reshape(count, width)
+            values = one_hot[:-1] @ grads.reshape(count, width)
             return cls(rows.astype(np.int64, copy=False), values.reshape(rows.size, *shape[1:]), shape)
         flat_grads = grads.reshape(count, width)
         order = np.argsort(flat_ids, kind="stable")
@@ -99,8 +102,13 @@ class RowSparseGrad:
         first = np.empty(count, dtype=bool)  # first occurrence of its id in sorted order
         first[0] = True
         np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+        repeat = ~first
+        if padding_idx is not None:
+            kept = sorted_ids != padding_idx
+            first &= kept
+            repeat &= kept
         values = flat_grads[order[first]]
-        repeats = np.flatnonzero(~first)
+        repeats = np.flatnonzero(repeat)
         if repeats.size:  # add each repeat into its id's row (1-D add.at: the 2-D form is several times slower)
             row_of_repeat = np.cumsum(first)[repeats] - 1
             targets = (row_of_repeat[:, None] * width + np.arange(width)).reshape(-1)

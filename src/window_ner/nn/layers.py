@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from window_ner.autodiff import Tensor, embedding, linear, where
+from window_ner.autodiff import Tensor, embedding, linear
 from window_ner.nn import init
 from window_ner.nn.module import Module, ModuleList, Parameter
 
@@ -43,8 +43,9 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table ``weight`` (num_embeddings, embedding_dim): ids -> rows, with a row-sparse gradient.
 
-    ``weight`` starts N(0, 1) (as torch). The ``padding_idx`` row starts at zero, and its gradient rows are
-    zero, so no optimiser moves it (weight decay moves it only if you make it non-zero yourself).
+    ``weight`` starts N(0, 1) (as torch). The ``padding_idx`` row starts at zero, and its occurrences pass
+    no gradient (the row is left out of the gradient), so no optimiser moves it (except weight decay on a
+    dense gradient, if you make that row non-zero yourself).
     ``sparse=False`` gives a dense (num x dim) gradient instead (slower: for comparison).
     """
 
@@ -66,14 +67,7 @@ class Embedding(Module):
     def forward(self, ids: Any) -> Tensor:
         """Rows of ``weight`` for integer ``ids``: shape ids.shape + (embedding_dim,)."""
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
-        out = embedding(self.weight, ids, sparse=self.sparse)
-        if self.padding_idx is None or not out.requires_grad:
-            return out
-        keep = ids != self.padding_idx
-        if keep.all():
-            return out
-        # Same values; the padding positions take theirs from a constant, so their gradient is zero.
-        return where(keep[..., None], out, out.data)
+        return embedding(self.weight, ids, sparse=self.sparse, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
