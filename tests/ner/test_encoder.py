@@ -103,6 +103,18 @@ def test_window_size_and_features_are_configurable() -> None:
     assert data.feature_windows["suffix2"].shape == (9, 3)
 
 
+def test_a_batch_encodes_as_its_sentences_one_by_one() -> None:
+    encoder = build(feature_names=("caps", "suffix3", "shape"))
+    batch = [["Rome", "fell"], [], ["The", "EU", "met", "in", "Bonn", "."], ["x"]]
+    together = encoder.encode(batch)
+    alone = [encoder.encode([sentence]) for sentence in batch]
+    np.testing.assert_array_equal(together.word_windows, np.concatenate([a.word_windows for a in alone]))
+    for name in ("caps", "suffix3", "shape"):
+        np.testing.assert_array_equal(together.feature_windows[name],
+                                      np.concatenate([a.feature_windows[name] for a in alone]))
+    np.testing.assert_array_equal(together.lengths, [2, 0, 6, 1])
+
+
 def test_empty_input_encodes_to_nothing() -> None:
     data = build().encode([])
     assert len(data) == 0

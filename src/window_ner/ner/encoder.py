@@ -10,7 +10,7 @@ import numpy as np
 
 from window_ner.ner import tags as tagging
 from window_ner.ner.vocab import BOS, EOS, Vocab, feature_from_dict, make_feature
-from window_ner.ner.windows import flatten, windows
+from window_ner.ner.windows import sentence_starts, windows
 
 FEATURE_PAD = 0  # feature id of the padding beyond a sentence's edges
 
@@ -56,13 +56,15 @@ class Encoder:
     def encode(self, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]] | None = None,
                gold_scheme: str | None = None) -> EncodedCorpus:
         """Windows for every token of ``sentences``; targets from ``gold`` tags when given."""
-        word_ids, starts = flatten([self.vocab.lookup(tokens) for tokens in sentences])
+        # Words and features are per token: look all tokens up in one pass (per sentence costs twice as much).
+        starts = sentence_starts(sentences)
+        tokens = [token for sentence in sentences for token in sentence]
+        word_ids = self.vocab.lookup(tokens)
         word_windows = windows(word_ids, starts, self.window, left_pad=BOS, right_pad=EOS)
-        feature_windows = {}
-        for name, feature in self.features.items():
-            ids, _ = flatten([feature(tokens) for tokens in sentences])
-            feature_windows[name] = windows(ids, starts, self.window, left_pad=FEATURE_PAD,
-                                            right_pad=FEATURE_PAD)
+        feature_windows = {
+            name: windows(feature(tokens), starts, self.window, left_pad=FEATURE_PAD, right_pad=FEATURE_PAD)
+            for name, feature in self.features.items()
+        }
         targets = np.full(len(word_ids), -1, dtype=np.int64)
         if gold is not None:
             targets = self.encode_tags(gold, gold_scheme)

@@ -15,12 +15,18 @@ import numpy as np
 from window_ner.ner.vocab import BOS, EOS
 
 
+def sentence_starts(sentences: Sequence[Sequence[object]]) -> np.ndarray:
+    """The int64 offset where each sentence starts once all are laid end to end."""
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+    starts = np.zeros(len(sentences), dtype=np.int64)
+    if len(sentences) > 1:
+        np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
 def flatten(arrays: Sequence[np.ndarray | Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate per-sentence id arrays: (flat ids, int64 start offset of each sentence)."""
-    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
-    starts = np.zeros(len(arrays), dtype=np.int64)
-    if len(arrays) > 1:
-        np.cumsum(lengths[:-1], out=starts[1:])
+    starts = sentence_starts(arrays)
     parts = [np.asarray(a) for a in arrays]
     if not parts or not any(len(p) for p in parts):
         return np.zeros(0, dtype=np.int64), starts
