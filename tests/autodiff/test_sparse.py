@@ -202,6 +202,20 @@ def test_embedding_padding_ids_pass_no_gradient(sparse: bool) -> None:
         embedding(table, WINDOWS, padding_idx=6)
 
 
+@pytest.mark.parametrize("bound", [7, 100_000, 2**62])  # the last overflows the packed keys: plain argsort
+@pytest.mark.parametrize("size", [1, 2, 1280, 5000])
+def test_stable_order_is_the_stable_argsort(bound: int, size: int) -> None:
+    from window_ner.autodiff.tensor import _stable_order
+
+    local = np.random.default_rng(size)
+    for dtype in (np.int64, np.int32):
+        ids = local.integers(0, min(bound, 2**31 - 1), size=size).astype(dtype)
+        order, sorted_ids = _stable_order(ids, bound)
+        expected = np.argsort(ids, kind="stable")
+        np.testing.assert_array_equal(order, expected)  # equal ids keep their positions' order
+        np.testing.assert_array_equal(sorted_ids, ids[expected])
+
+
 def test_from_ids_keeps_float32_and_handles_no_ids() -> None:
     sparse = RowSparseGrad.from_ids(np.array([2, 2]), np.ones((2, 3), dtype=np.float32), (4, 3))
     assert sparse.dtype == np.float32

@@ -57,6 +57,20 @@ class no_grad:
         return wrapper
 
 
+def _stable_order(ids: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, ids[order]): the stable ascending order of non-negative ``ids`` below ``bound``.
+
+    Each id is sorted with its position in its low bits: every key is distinct, so a plain (SIMD) sort of
+    the keys gives the stable order, about 7x faster than a stable argsort of 1,280 ids here.
+    """
+    shift = max(ids.size - 1, 1).bit_length()
+    if bound > np.iinfo(np.int64).max >> shift:  # keys would overflow: sort the ids themselves
+        order = np.argsort(ids, kind="stable")
+        return order, ids[order]
+    keys = np.sort((ids.astype(np.int64) << shift) | np.arange(ids.size, dtype=np.int64))
+    return keys & ((1 << shift) - 1), keys >> shift
+
+
 class RowSparseGrad:
     """Gradient of an embedding table: the unique rows touched and their summed gradients.
 
@@ -97,8 +111,7 @@ class RowSparseGrad:
             values = one_hot[:-1] @ grads.reshape(count, width)
             return cls(rows.astype(np.int64, copy=False), values.reshape(rows.size, *shape[1:]), shape)
         flat_grads = grads.reshape(count, width)
-        order = np.argsort(flat_ids, kind="stable")
-        sorted_ids = flat_ids[order]
+        order, sorted_ids = _stable_order(flat_ids, shape[0])
         first = np.empty(count, dtype=bool)  # first occurrence of its id in sorted order
         first[0] = True
         np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
@@ -111,7 +124,7 @@ class RowSparseGrad:
         repeats = np.flatnonzero(repeat)
         if repeats.size:  # add each repeat into its id's row (1-D add.at: the 2-D form is several times slower)
             row_of_repeat = np.cumsum(first)[repeats] - 1
-            targets = (row_of_repeat[:, None] * width + np.arange(width)).reshape(-1)
+            targets = ((row_of_repeat * width)[:, None] + np.arange(width)).reshape(-1)
             np.add.at(values.reshape(-1), targets, flat_grads[order[repeats]].reshape(-1))
         rows = sorted_ids[first].astype(np.int64, copy=False)
         return cls(rows, values.reshape(rows.size, *shape[1:]), shape)
