@@ -427,3 +427,26 @@ def test_detach_leaves_the_graph() -> None:
 def test_only_floating_tensors_can_require_a_gradient() -> None:
     with pytest.raises(TypeError, match="floating-point"):
         Tensor(np.array([1, 2]), requires_grad=True)
+
+
+def test_a_zero_d_leaf_keeps_an_array_gradient_when_it_accumulates() -> None:
+    x = Tensor(np.float32(2.0), requires_grad=True)
+    y = Tensor(np.array([1.0, 2.0], dtype=np.float32))
+    for expected in (3.0, 6.0):
+        (x * y).sum().backward()
+        assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad.dtype == np.float32
+        assert x.grad == expected
+
+
+def test_linear_rejects_a_bias_that_is_not_one_per_output() -> None:
+    x = Tensor(np.ones((2, 3)))
+    W = Tensor(np.ones((4, 3)), requires_grad=True)  # noqa: N806 (the lecture's name)
+    with pytest.raises(ValueError, match=r"bias has shape \(1, 4\)"):
+        ops.linear(x, W, Tensor(np.ones((1, 4)), requires_grad=True))
+
+
+def test_unbroadcast_refuses_a_gradient_with_fewer_axes_than_its_tensor() -> None:
+    from window_ner.autodiff.engine import unbroadcast
+
+    with pytest.raises(ValueError, match=r"shape \(4,\) cannot belong to a tensor of shape \(1, 4\)"):
+        unbroadcast(np.ones(4), (1, 4))

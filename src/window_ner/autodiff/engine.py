@@ -22,6 +22,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    if extra < 0:  # broadcasting only adds axes: a rule gave a parent a gradient of fewer dimensions
+        raise ValueError(f"a gradient of shape {grad.shape} cannot belong to a tensor of shape {shape}")
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -111,13 +113,13 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     # too and a view of a bigger array are copied.
     stored = {id(seed)}
     for leaf, grad in leaves.items():
+        if isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
+            grad = np.array(grad)
         if leaf.grad is None:
             if isinstance(grad, np.ndarray):
                 if grad.base is not None or id(grad) in stored:
                     grad = grad.copy()
                 stored.add(id(grad))
-            elif isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
-                grad = np.array(grad)
             leaf.grad = grad
         elif isinstance(leaf.grad, np.ndarray) and isinstance(grad, np.ndarray):
             leaf.grad += grad

@@ -129,6 +129,8 @@ def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 (the lecture'
     xv, x, need_x = _operand(x)
     wv, W, need_w = _operand(W)
     bv, b, need_b = _operand(b)
+    if bv is not None and bv.shape != wv.shape[:1]:
+        raise ValueError(f"linear: the bias has shape {bv.shape}, W {wv.shape} needs one of shape {wv.shape[:1]}")
     out = xv @ wv.T
     if bv is not None:
         out += bv
