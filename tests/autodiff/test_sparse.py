@@ -235,6 +235,7 @@ def test_row_sparse_arithmetic() -> None:
     np.testing.assert_array_equal((a + dense)[:, 0], [2.0, 1.0, 3.0, 1.0])
     np.testing.assert_array_equal(dense, np.ones((4, 1)))  # the dense operand is not modified
     np.testing.assert_array_equal(a.scale(0.5).values[:, 0], [0.5, 1.0])
+    assert a.astype(np.float32).scale(np.float64(0.5)).dtype == np.float32  # scaling keeps the dtype
     assert a.astype(np.float32).dtype == np.float32
     assert "rows=2" in repr(a)
 

@@ -98,6 +98,14 @@ def test_dropout_is_inverted_reproducible_and_off_in_eval() -> None:
         nn.Dropout(1.0)
 
 
+def test_dropout_follows_a_changed_p() -> None:
+    drop = nn.Dropout(0.1, rng=np.random.default_rng(0))
+    drop.p = 0.6  # e.g. a schedule that raises dropout during training
+    out = drop(Tensor(np.ones((400, 50), dtype=np.float32))).data
+    assert abs((out == 0).mean() - 0.6) < 0.02
+    assert abs(out.mean() - 1.0) < 0.05  # mask and scale both follow the new p
+
+
 def test_activation_modules() -> None:
     x = Tensor(np.array([-2.0, -0.5, 0.0, 0.5, 2.0]))
     np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x.data))

@@ -138,7 +138,8 @@ class RowSparseGrad:
         return RowSparseGrad(self.rows, self.values.astype(dtype, copy=False), self.shape)
 
     def scale(self, factor: float) -> RowSparseGrad:
-        return RowSparseGrad(self.rows, self.values * factor, self.shape)
+        """The gradient times ``factor``, in its own dtype."""
+        return RowSparseGrad(self.rows, self.values * self.values.dtype.type(factor), self.shape)
 
     def __add__(self, other: RowSparseGrad | np.ndarray) -> RowSparseGrad | np.ndarray:
         if isinstance(other, RowSparseGrad):

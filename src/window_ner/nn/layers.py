@@ -86,7 +86,6 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = float(p)
-        self._threshold = np.uint16(min(round(self.p * 65536), 65535))
         self.rng = _generator(rng)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -99,7 +98,8 @@ class Dropout(Module):
         words = self.rng.integers(0, 2**64 - 1, size=-(-x.size // 4), dtype=np.uint64, endpoint=True)
         bits = words.view(np.uint16)[: x.size].reshape(x.shape)
         # kept entries carry 1/(1-p), so the expected value is unchanged
-        mask = np.multiply(bits >= self._threshold, 1.0 / (1.0 - self.p), dtype=x.dtype)
+        threshold = np.uint16(min(round(self.p * 65536), 65535))  # from p each time: p may be changed
+        mask = np.multiply(bits >= threshold, 1.0 / (1.0 - self.p), dtype=x.dtype)
         return x * mask
 
     def extra_repr(self) -> str:

@@ -329,8 +329,7 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
         for param in params:
             grad = param.grad
             if isinstance(grad, RowSparseGrad):
-                scaled = grad.values * grad.values.dtype.type(factor)
-                param.grad = RowSparseGrad(grad.rows, scaled, grad.shape)
+                param.grad = grad.scale(factor)
             else:
                 grad *= factor  # dense leaf gradients own their memory (engine guarantee)
     return total
