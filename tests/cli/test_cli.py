@@ -124,6 +124,20 @@ def test_train_on_the_sample_corpus_writes_every_output(capsys: pytest.CaptureFi
     assert "processed" in err and "FB1" in err  # the conlleval tables go to stderr
 
 
+def test_ctrl_c_in_the_first_epoch_exits_130_and_claims_no_model(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from window_ner.ner import commands
+
+    monkeypatch.setattr(commands, "train", lambda *args, **kwargs: [])  # what train() returns then
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                         "--out", out_dir, "--no-progress")
+    assert code == 130
+    assert "model written" not in err and not (out_dir / MODEL_FILE).exists()
+    assert not (out_dir / "results.json").exists()  # no scores of an untrained model either
+
+
 def test_evaluate_prints_a_conlleval_table_and_writes_predictions(capsys: pytest.CaptureFixture[str],
                                                                   tmp_path: Path) -> None:
     output = tmp_path / "pred.conll"

@@ -106,10 +106,11 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
             tagger.save(exp.out, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
 
     logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress)
-    results: dict[str, Any] = {"epochs": len(logs), "best_epoch": max(logs, key=_dev_f1).epoch if logs else 0,
+    if not logs:  # train() ends without an epoch only when Ctrl-C came during the first one
+        raise KeyboardInterrupt("interrupted during the first epoch: no model was written")
+    results: dict[str, Any] = {"epochs": len(logs), "best_epoch": [e.epoch for e in logs if e.best][-1],
                                "train_seconds": round(sum(entry.seconds for entry in logs), 1),
-                               "train_tokens_per_s": round(float(np.median([e.tokens_per_s for e in logs])))
-                               if logs else 0}
+                               "train_tokens_per_s": round(float(np.median([e.tokens_per_s for e in logs])))}
     for name, sents in (("dev", dev_sents), ("test", test_sents)):
         if sents is None:
             continue
@@ -123,10 +124,6 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     if exp.out is not None:
         (exp.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results, tagger
-
-
-def _dev_f1(entry: Any) -> float:
-    return entry.dev["f1"] if entry.dev else -entry.train_loss
 
 
 @dataclass

@@ -114,8 +114,8 @@ def train(
 
     ``evaluate(model)`` returns dev metrics with an "f1" key; without it every epoch counts as best.
     ``save_best(model, info)`` is called each time dev F1 improves (write the model file there).
-    One JSON line per epoch goes to ``out_dir/metrics.jsonl``. Ctrl-C stops after the current batch and
-    returns with the best parameters so far restored.
+    One JSON line per epoch goes to ``out_dir/metrics.jsonl``. Ctrl-C stops at once and returns the
+    finished epochs' logs with the best parameters so far restored (none if it came during the first epoch).
     """
     rng = np.random.default_rng(config.seed)
     params = [p for p in model.parameters() if p.requires_grad]
