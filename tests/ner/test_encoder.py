@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from window_ner.ner.encoder import FEATURE_PAD, Encoder
-from window_ner.ner.vocab import BOS, EOS, UNK
+from window_ner.ner.encoder import Encoder
+from window_ner.ner.vocab import BOS, EOS, FEATURE_PAD, UNK
 
 SENTENCES = [["Paris", "is", "nice"], ["New", "York", "City", "is", "big"], ["EU"]]
 GOLD_IOB2 = [["B-LOC", "O", "O"], ["B-LOC", "I-LOC", "I-LOC", "O", "O"], ["B-ORG"]]
@@ -113,6 +113,14 @@ def test_a_batch_encodes_as_its_sentences_one_by_one() -> None:
         np.testing.assert_array_equal(together.feature_windows[name],
                                       np.concatenate([a.feature_windows[name] for a in alone]))
     np.testing.assert_array_equal(together.lengths, [2, 0, 6, 1])
+
+
+def test_gold_tags_that_do_not_line_up_with_the_tokens_are_an_error() -> None:
+    encoder = build()
+    with pytest.raises(ValueError, match="sentence 2 has 5 tokens but 4 gold tags"):
+        encoder.encode(SENTENCES, [GOLD_IOB2[0], GOLD_IOB2[1][:4], GOLD_IOB2[2] + ["O"]], "IOB2")
+    with pytest.raises(ValueError, match="3 sentences but 2 gold tag lists"):
+        encoder.encode(SENTENCES, GOLD_IOB2[:2], "IOB2")
 
 
 def test_empty_input_encodes_to_nothing() -> None:

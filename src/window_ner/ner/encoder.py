@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 
 from window_ner.ner import tags as tagging
-from window_ner.ner.vocab import BOS, EOS, Vocab, feature_from_dict, make_feature
+from window_ner.ner.vocab import BOS, EOS, FEATURE_PAD, Vocab, feature_from_dict, make_feature
 from window_ner.ner.windows import sentence_starts, windows
-
-FEATURE_PAD = 0  # feature id of the padding beyond a sentence's edges
 
 
 @dataclass
@@ -65,19 +63,21 @@ class Encoder:
             name: windows(feature(tokens), starts, self.window, left_pad=FEATURE_PAD, right_pad=FEATURE_PAD)
             for name, feature in self.features.items()
         }
-        targets = np.full(len(word_ids), -1, dtype=np.int64)
-        if gold is not None:
-            targets = self.encode_tags(gold, gold_scheme)
         bounds = np.append(starts, len(word_ids)).astype(np.int64)
+        if gold is None:
+            targets = np.full(len(word_ids), -1, dtype=np.int64)
+        else:
+            _check_aligned(np.diff(bounds), gold)
+            targets = self.encode_tags(gold, gold_scheme)
         return EncodedCorpus(word_windows, feature_windows, targets, bounds)
 
     def encode_tags(self, gold: Sequence[Sequence[str]], gold_scheme: str | None) -> np.ndarray:
         """Target ids: the gold tags converted to the model's scheme (or 1/0 for the binary model)."""
+        if self.binary_type is not None:
+            return np.fromiter((tagging.tag_type(tag) == self.binary_type for sentence in gold for tag in sentence),
+                               dtype=np.int64)
         out = []
         for sentence in gold:
-            if self.binary_type is not None:
-                out.extend(1 if tagging.tag_type(tag) == self.binary_type else 0 for tag in sentence)
-                continue
             converted = tagging.convert(list(sentence), gold_scheme, self.scheme) if gold_scheme else sentence
             for tag in converted:
                 if tag not in self.tag_index:
@@ -117,3 +117,15 @@ class Encoder:
             types = sorted({tagging.tag_type(tag) for s in converted for tag in s} - {"O"})
             tags = tagging.tag_set(types, scheme)
         return cls(vocab, features, tags, scheme, window, binary_type)
+
+
+def _check_aligned(token_counts: np.ndarray, gold: Sequence[Sequence[str]]) -> None:
+    """Raise unless ``gold`` holds one tag list per sentence and one tag per token."""
+    if len(gold) != len(token_counts):
+        raise ValueError(f"{len(token_counts)} sentences but {len(gold)} gold tag lists: pass one per sentence")
+    tag_counts = np.fromiter(map(len, gold), dtype=np.int64, count=len(gold))
+    wrong = np.flatnonzero(tag_counts != token_counts)
+    if wrong.size:
+        i = int(wrong[0])
+        raise ValueError(f"sentence {i + 1} has {token_counts[i]} tokens but {tag_counts[i]} gold tags: "
+                         "pass one tag per token")
