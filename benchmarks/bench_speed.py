@@ -5,7 +5,9 @@
 Training is timed over one epoch of CoNLL-2003 train (--batches to time fewer batches).
 
 Configuration (the issue's): GloVe 50d + 5-dim capitalisation embedding, window 5, hidden 300, tanh,
-9 IOB2 tags, float32, Adam, batch 256, dropout 0.2 / 0.5 (as we train). PyTorch is optional
+9 IOB2 tags, float32, Adam, batch 256, dropout 0.2 / 0.5 (as we train). Our step is train()'s own
+(`train_step`); it is timed without gradient-norm clipping, as PyTorch's (whose clip_grad_norm_ refuses
+sparse gradients), and again with the clipping `window-ner train` applies by default. PyTorch is optional
 (`pip install torch==2.13.0`); without it only the window-ner rows are printed. Every figure is the median
 of --repeats runs; ratios compare runs made in this same process. The roofline fraction divides each timed
 training run by the float32 matmul speed measured right after it, since this speed drifts with the machine.
@@ -32,8 +34,8 @@ from window_ner.ner.commands import read
 from window_ner.ner.conll import write_conll
 from window_ner.ner.encoder import Encoder
 from window_ner.ner.model import ModelConfig, WindowClassifier
-from window_ner.ner.tagger import Tagger
-from window_ner.ner.train import TrainConfig, batch_loss, make_optimizer
+from window_ner.ner.tagger import CHUNK, Tagger
+from window_ner.ner.train import TrainConfig, make_optimizer, train_step
 from window_ner.ner.vectors import load_vectors, vocab_matrix
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -81,22 +83,18 @@ def flops_per_token(config: ModelConfig) -> tuple[float, float]:
     return forward, 3 * forward
 
 
-def ours_train(model, train_data, batches: int, repeats: int) -> tuple[float, float]:
-    """(median tokens/s, median roofline fraction): each timed run of ``batches`` batches is followed by a
-    measurement of the matmul ceiling, so each run's fraction divides by the ceiling of its own moment."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(params, TrainConfig())
+def ours_train(model, train_data, batches: int, repeats: int, clip: float) -> tuple[float, float]:
+    """(median tokens/s, median roofline fraction) of train()'s own step, gradient-norm clipping at ``clip``
+    (0: none). Each timed run of ``batches`` batches is followed by a measurement of the matmul ceiling, so
+    each run's fraction divides by the ceiling of its own moment."""
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], TrainConfig())
     order = np.random.default_rng(0).permutation(len(train_data))
     model.train()
     train_flops = flops_per_token(model.config)[1]
 
     def run():
         for k in range(batches):
-            index = order[k * BATCH:(k + 1) * BATCH]
-            loss = batch_loss(model, train_data, index)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            train_step(model, train_data, order[k * BATCH:(k + 1) * BATCH], optimizer, clip)
 
     run()  # warm-up
     speeds, fractions = [], []
@@ -133,8 +131,8 @@ def ours_infer(model, data, repeats: int) -> float:
 
     def run():
         with no_grad():
-            for first in range(0, len(data), 8192):
-                part = slice(first, first + 8192)
+            for first in range(0, len(data), CHUNK):
+                part = slice(first, first + CHUNK)
                 model(data.word_windows[part], {k: v[part] for k, v in data.feature_windows.items()})
 
     run()
@@ -151,8 +149,8 @@ def torch_infer(matrix, data, n_caps, n_tags, repeats: int) -> float:
 
     def run():
         with torch.inference_mode():
-            for first in range(0, len(data), 8192):
-                model(words[first:first + 8192], caps[first:first + 8192])
+            for first in range(0, len(data), CHUNK):
+                model(words[first:first + CHUNK], caps[first:first + CHUNK])
 
     run()
     return len(data) / median_time(run, repeats)
@@ -199,8 +197,12 @@ def main() -> int:
     rows = []
 
     batches = args.batches or len(train_data) // BATCH
-    ours, ours_roof = ours_train(model, train_data, batches, args.repeats)
-    rows.append(("train", "window-ner (row-sparse Adam)", ours))
+    ours, ours_roof = ours_train(model, train_data, batches, args.repeats, clip=0.0)
+    rows.append(("train", "window-ner (row-sparse Adam; no clipping, as the PyTorch rows)", ours))
+    clip = TrainConfig().clip
+    clipped = ours_train(model, train_data, batches, args.repeats, clip)[0]
+    rows.append(("train", f"window-ner as `window-ner train` runs it (+ gradient-norm clipping at {clip:g})",
+                 clipped))
     if have_torch:
         idiomatic = torch_train(matrix, train_data, n_caps, n_tags, False, max(batches // 10, 10), args.repeats)
         tuned = torch_train(matrix, train_data, n_caps, n_tags, True, batches, args.repeats)
@@ -254,7 +256,7 @@ def main() -> int:
                 "vectors_path=d/'glove/glove.6B.50d.conll+top100k.txt.gz', training=TrainConfig(epochs=1), "
                 "progress=False), log=io.StringIO())")
             memory["tagging the test file (load model + tag)"] = child_peak_mb(
-                "from window_ner.ner.tagger import Tagger\nfrom window_ner.ner.commands import read\n"
+                "from window_ner.ner.tagger import CHUNK, Tagger\nfrom window_ner.ner.commands import read\n"
                 f"t=Tagger.load({str(model_dir)!r})\ns=read({str(args.data / 'conll2003/test.txt')!r})\n"
                 "t.predict([x.tokens for x in s])")
 

@@ -122,7 +122,7 @@ class Tagger:
                 scores = self.model(data.word_windows[part], {k: v[part] for k, v in data.feature_windows.items()})
                 if self.model.config.binary:
                     s = scores.data
-                    # log sigma(s) and log(1 - sigma(s)), stable for large |s|
+                    # log(1 - sigma(s)) and log sigma(s), for tags O and the type; stable for large |s|
                     out.append(np.stack([-np.logaddexp(0, s), -np.logaddexp(0, -s)], axis=1))
                 else:
                     out.append(log_softmax(scores).data)

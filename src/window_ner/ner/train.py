@@ -101,6 +101,18 @@ def batch_loss(model: WindowClassifier, data: EncodedCorpus, index: np.ndarray) 
     return nn.cross_entropy(scores, data.targets[index])
 
 
+def train_step(model: WindowClassifier, data: EncodedCorpus, index: np.ndarray, optimizer: Any, clip: float) -> float:
+    """One update on the windows ``index``: loss, backward, gradient-norm clipping (if clip > 0), optimiser
+    step. Returns the batch's mean loss."""
+    loss = batch_loss(model, data, index)
+    optimizer.zero_grad()  # its flat list: cheaper than walking the module tree
+    loss.backward()
+    if clip > 0:
+        nn.clip_grad_norm(optimizer.params, clip)
+    optimizer.step()
+    return loss.item()
+
+
 def train(
     model: WindowClassifier,
     train_data: EncodedCorpus,
@@ -118,8 +130,7 @@ def train(
     finished epochs' logs with the best parameters so far restored (none if it came during the first epoch).
     """
     rng = np.random.default_rng(config.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(params, config)
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
     log_path = Path(out_dir) / "metrics.jsonl" if out_dir is not None else None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,15 +149,9 @@ def train(
             start, total_loss = time.perf_counter(), 0.0
             for first in range(0, n, config.batch_size):
                 index = order[first:first + config.batch_size]
-                loss = batch_loss(model, train_data, index)
-                optimizer.zero_grad()  # its flat list: cheaper than walking the module tree
-                loss.backward()
-                if config.clip > 0:
-                    nn.clip_grad_norm(params, config.clip)
-                optimizer.step()
+                total_loss += train_step(model, train_data, index, optimizer, config.clip) * len(index)
                 if per_step:
                     schedule.step()
-                total_loss += loss.item() * len(index)
                 if bar is not None:
                     bar.update(1)
             seconds = time.perf_counter() - start
