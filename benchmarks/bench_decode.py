@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from window_ner.ner.commands import in_gold_scheme, read, score
+from window_ner.ner.commands import in_gold_scheme, score
+from window_ner.ner.conll import load_conll
 from window_ner.ner.tagger import Tagger
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -25,7 +26,7 @@ def main() -> int:
     print("| split | argmax F1 | Viterbi F1 | gain |")
     print("|---|---:|---:|---:|")
     for split in ("dev", "test"):
-        sentences = read(args.data / "conll2003" / f"{split}.txt")
+        sentences = load_conll(args.data / "conll2003" / f"{split}.txt")
         f1 = {}
         for method in ("argmax", "viterbi"):
             tagger = Tagger(trained.model, trained.encoder, method)

@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from window_ner.autodiff import no_grad
-from window_ner.ner.commands import read
-from window_ner.ner.conll import write_conll
+from window_ner.ner.conll import load_conll, write_conll
 from window_ner.ner.encoder import Encoder
 from window_ner.ner.model import ModelConfig, WindowClassifier
 from window_ner.ner.tagger import CHUNK, Tagger
@@ -62,8 +61,8 @@ def matmul_gflops(repeats: int) -> float:
 
 def build(data: Path):
     conll = data / "conll2003"
-    train = read(conll / "train.txt")
-    test = read(conll / "test.txt")
+    train = load_conll(conll / "train.txt")
+    test = load_conll(conll / "test.txt")
     vectors = load_vectors(data / "glove" / "glove.6B.50d.conll+top100k.txt.gz")
     encoder = Encoder.build([s.tokens for s in train], [s.tags for s in train], "IOB1", "IOB2",
                             extra_words=vectors.words)
@@ -225,7 +224,7 @@ def main() -> int:
         out_file = Path(tmp) / "pred.conll"
 
         def end_to_end():
-            sentences = read(args.data / "conll2003" / "test.txt")
+            sentences = load_conll(args.data / "conll2003" / "test.txt")
             write_conll(out_file, sentences, tagger.predict([s.tokens for s in sentences]))
 
         end_to_end()
@@ -256,8 +255,8 @@ def main() -> int:
                 "vectors_path=d/'glove/glove.6B.50d.conll+top100k.txt.gz', training=TrainConfig(epochs=1), "
                 "progress=False), log=io.StringIO())")
             memory["tagging the test file (load model + tag)"] = child_peak_mb(
-                "from window_ner.ner.tagger import CHUNK, Tagger\nfrom window_ner.ner.commands import read\n"
-                f"t=Tagger.load({str(model_dir)!r})\ns=read({str(args.data / 'conll2003/test.txt')!r})\n"
+                "from window_ner.ner.tagger import Tagger\nfrom window_ner.ner.conll import load_conll\n"
+                f"t=Tagger.load({str(model_dir)!r})\ns=load_conll({str(args.data / 'conll2003/test.txt')!r})\n"
                 "t.predict([x.tokens for x in s])")
 
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"

@@ -17,7 +17,8 @@ import pytest
 from tests.ner._trained import multiclass_model
 from window_ner import __version__
 from window_ner.cli import build_parser, main
-from window_ner.ner.commands import DEMO_SENTENCES, read, sample_corpus
+from window_ner.ner.commands import DEMO_SENTENCES, sample_corpus
+from window_ner.ner.conll import load_conll
 from window_ner.ner.tagger import MODEL_FILE
 
 TEXT = "Maria Lopez met officials of the United Nations in Geneva on Monday."
@@ -117,8 +118,8 @@ def test_train_on_the_sample_corpus_writes_every_output(capsys: pytest.CaptureFi
         assert (out_dir / name).is_file(), name
     assert json.loads((out_dir / "results.json").read_text()) == results
     assert len((out_dir / "metrics.jsonl").read_text().splitlines()) == 2
-    predictions = read(out_dir / "test.predictions.conll", tag_column=-2)
-    gold = read(sample_corpus("test"))
+    predictions = load_conll(out_dir / "test.predictions.conll", tag_column=-2)
+    gold = load_conll(sample_corpus("test"))
     assert [s.tokens for s in predictions] == [s.tokens for s in gold]
     assert [s.tags for s in predictions] == [s.tags for s in gold]  # column -2 is gold, the last is ours
     assert "processed" in err and "FB1" in err  # the conlleval tables go to stderr
@@ -144,7 +145,7 @@ def test_evaluate_prints_a_conlleval_table_and_writes_predictions(capsys: pytest
     code, out, err = run(capsys, "evaluate", "--model", model_dir(), "--data", sample_corpus("dev"),
                          "--output", output)
     assert code == 0, err
-    gold = read(sample_corpus("dev"))
+    gold = load_conll(sample_corpus("dev"))
     n_tokens = sum(len(s) for s in gold)
     assert re.search(rf"^processed {n_tokens} tokens with \d+ phrases; found: \d+ phrases; correct: \d+\.$", out,
                      re.MULTILINE)

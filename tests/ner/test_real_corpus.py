@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from window_ner.ner.commands import Experiment, in_gold_scheme, read, run_experiment, score
+from window_ner.ner.commands import Experiment, in_gold_scheme, run_experiment, score
+from window_ner.ner.conll import load_conll
 from window_ner.ner.tagger import Tagger
 from window_ner.ner.train import TrainConfig
 
@@ -48,7 +49,7 @@ def test_glove_window_model_reaches_dev_f1_085(conll2003_dir: Path, glove_path: 
     assert results["dev"]["f1"] == pytest.approx(max(epoch_f1))  # the best epoch's parameters were kept
     # The saved file is the best epoch's model: loaded again, it scores the same dev F1.
     loaded = Tagger.load(tmp_path)
-    dev = read(conll2003_dir / "dev.txt")
+    dev = load_conll(conll2003_dir / "dev.txt")
     predicted = in_gold_scheme(loaded, dev, loaded.predict([s.tokens for s in dev]))
     assert score(loaded, dev, predicted).summary()["f1"] == pytest.approx(results["dev"]["f1"])
     entities = loaded("Angela Merkel flew from Berlin to Paris on Tuesday.")

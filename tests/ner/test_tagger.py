@@ -15,7 +15,8 @@ import window_ner
 from tests.ner._trained import binary_model, multiclass_model
 from window_ner import nn
 from window_ner.ner import tags as tagging
-from window_ner.ner.commands import DEMO_SENTENCES, read, sample_corpus
+from window_ner.ner.commands import DEMO_SENTENCES, sample_corpus
+from window_ner.ner.conll import load_conll
 from window_ner.ner.tagger import MODEL_FILE, Entity, Tagger
 from window_ner.ner.tokenize import tokenize
 
@@ -30,7 +31,7 @@ def tagger() -> Tagger:
 @cache
 def dev_texts() -> tuple[str, ...]:
     """Sentences of the sample dev corpus as raw text (tokens joined by spaces)."""
-    return tuple(" ".join(s.tokens) for s in read(sample_corpus("dev")))
+    return tuple(" ".join(s.tokens) for s in load_conll(sample_corpus("dev")))
 
 
 def all_entities(results: list[list[Entity]]) -> list[Entity]:
@@ -115,7 +116,7 @@ def test_tag_tokens_gives_token_indices() -> None:
 
 
 def test_tag_tokens_agrees_with_predict() -> None:
-    sentences = [s.tokens for s in read(sample_corpus("dev"))[:40]]
+    sentences = [s.tokens for s in load_conll(sample_corpus("dev"))[:40]]
     predicted = tagger().predict(sentences)
     for tags, entities in zip(predicted, tagger().tag_tokens(sentences), strict=True):
         tagging.validate(tags, "IOB2")  # constrained Viterbi never outputs an impossible sequence
@@ -154,7 +155,7 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path: Path) -> Non
     copy = Tagger.load(tmp_path / "copy")
     assert copy.info["note"] == "round trip"
     assert copy.decode == original.decode and copy.encoder.tags == original.encoder.tags
-    sentences = [s.tokens for s in read(sample_corpus("test"))]
+    sentences = [s.tokens for s in load_conll(sample_corpus("test"))]
     data = original.encoder.encode(sentences)
     np.testing.assert_array_equal(copy.log_probs(data), original.log_probs(data))
     assert copy.predict(sentences) == original.predict(sentences)
@@ -230,7 +231,7 @@ def test_unknown_decoder_is_refused() -> None:
 def test_argmax_decoding_is_available() -> None:
     viterbi = tagger()
     argmax = Tagger(viterbi.model, viterbi.encoder, decode="argmax")
-    sentences = [s.tokens for s in read(sample_corpus("dev"))]
+    sentences = [s.tokens for s in load_conll(sample_corpus("dev"))]
     data = viterbi.encoder.encode(sentences)
     ids = argmax.decode_ids(argmax.log_probs(data), data.starts)
     np.testing.assert_array_equal(ids, argmax.log_probs(data).argmax(axis=1))
@@ -265,7 +266,7 @@ def test_binary_model_end_to_end(tmp_path: Path) -> None:
 def test_viterbi_output_read_tag_by_tag_equals_span_conversion() -> None:
     """The fast IOBES -> IOB2 reading of Viterbi output equals converting each sentence through its spans."""
     fast = tagger()
-    sentences = [s.tokens for s in read(sample_corpus("dev"))]
+    sentences = [s.tokens for s in load_conll(sample_corpus("dev"))]
     slow = Tagger(fast.model, fast.encoder, "viterbi")
     data = slow.encoder.encode(sentences)
     ids = slow.decode_ids(slow.log_probs(data), data.starts)

@@ -13,7 +13,8 @@ import pytest
 
 from tests.ner._trained import EPOCHS, multiclass_model
 from window_ner import nn
-from window_ner.ner.commands import Experiment, read, run_experiment, sample_corpus
+from window_ner.ner.commands import Experiment, run_experiment, sample_corpus
+from window_ner.ner.conll import load_conll
 from window_ner.ner.encoder import EncodedCorpus, Encoder
 from window_ner.ner.model import ModelConfig, WindowClassifier
 from window_ner.ner.train import TrainConfig, make_optimizer, train
@@ -22,7 +23,7 @@ from window_ner.ner.train import TrainConfig, make_optimizer, train
 @cache
 def small_corpus() -> tuple[Encoder, EncodedCorpus]:
     """The first 150 sentences of the sample corpus, encoded (fast enough for many short trainings)."""
-    sentences = read(sample_corpus("train"))[:150]
+    sentences = load_conll(sample_corpus("train"))[:150]
     tokens, gold = [s.tokens for s in sentences], [s.tags for s in sentences]
     encoder = Encoder.build(tokens, gold, "IOB2", "IOBES")
     return encoder, encoder.encode(tokens, gold, "IOB2")

@@ -16,7 +16,7 @@ import numpy as np
 
 from window_ner.ner import metrics
 from window_ner.ner import tags as tagging
-from window_ner.ner.conll import Sentence, read_conll, write_conll
+from window_ner.ner.conll import Sentence, load_conll, write_conll
 from window_ner.ner.encoder import Encoder
 from window_ner.ner.model import ModelConfig, WindowClassifier
 from window_ner.ner.tagger import OUTPUT_SCHEME, Entity, Tagger
@@ -51,11 +51,6 @@ class Experiment:
     progress: bool = True
 
 
-def read(path: Path, token_column: int = 0, tag_column: int = -1) -> list[Sentence]:
-    """All sentences of a labelled CoNLL file."""
-    return list(read_conll(path, token_column=token_column, tag_column=tag_column))
-
-
 def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str, Any], Tagger]:
     """Train, keep the best epoch by dev F1, evaluate on dev (and test); returns the scores and tagger.
 
@@ -63,9 +58,10 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     """
     log = sys.stderr if log is None else log
     began = time.perf_counter()
-    train_sents = read(exp.train_path, exp.token_column, exp.tag_column)
-    dev_sents = read(exp.dev_path, exp.token_column, exp.tag_column)
-    test_sents = read(exp.test_path, exp.token_column, exp.tag_column) if exp.test_path else None
+    columns = {"token_column": exp.token_column, "tag_column": exp.tag_column}
+    train_sents = load_conll(exp.train_path, **columns)
+    dev_sents = load_conll(exp.dev_path, **columns)
+    test_sents = load_conll(exp.test_path, **columns) if exp.test_path else None
     gold_scheme = tagging.detect_scheme([s.tags for s in train_sents])
     rng = np.random.default_rng(exp.training.seed)
 
@@ -204,7 +200,7 @@ def _feature_names(text: str) -> tuple[str, ...]:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     tagger = Tagger.load(args.model)
-    sentences = read(args.data, args.token_column, args.tag_column)
+    sentences = load_conll(args.data, token_column=args.token_column, tag_column=args.tag_column)
     predicted = in_gold_scheme(tagger, sentences, tagger.predict([s.tokens for s in sentences]))
     report = score(tagger, sentences, predicted)
     if args.output is not None:
