@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from window_ner.ner.commands import in_gold_scheme, score
+from window_ner.ner.commands import predict_and_score
 from window_ner.ner.conll import load_conll
 from window_ner.ner.tagger import Tagger
 
@@ -30,8 +30,7 @@ def main() -> int:
         f1 = {}
         for method in ("argmax", "viterbi"):
             tagger = Tagger(trained.model, trained.encoder, method)
-            predicted = in_gold_scheme(tagger, sentences, tagger.predict([s.tokens for s in sentences]))
-            f1[method] = 100 * score(tagger, sentences, predicted).summary()["f1"]
+            f1[method] = 100 * predict_and_score(tagger, sentences)[1].summary()["f1"]
         print(f"| {split} | {f1['argmax']:.2f} | {f1['viterbi']:.2f} | {f1['viterbi'] - f1['argmax']:+.2f} |")
     return 0
 

@@ -17,7 +17,7 @@ import numpy as np
 from window_ner.ner import metrics
 from window_ner.ner import tags as tagging
 from window_ner.ner.conll import Sentence, load_conll, write_conll
-from window_ner.ner.encoder import Encoder
+from window_ner.ner.encoder import EncodedCorpus, Encoder
 from window_ner.ner.model import ModelConfig, WindowClassifier
 from window_ner.ner.tagger import OUTPUT_SCHEME, Entity, Tagger
 from window_ner.ner.train import TrainConfig, train
@@ -94,8 +94,7 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     dev_scheme = tagging.detect_scheme([s.tags for s in dev_sents])  # once, not every epoch
 
     def evaluate_dev(current: WindowClassifier) -> dict[str, float]:
-        predicted = in_gold_scheme(tagger, dev_sents, tagger.predict_encoded(dev_data), dev_scheme)
-        return score(tagger, dev_sents, predicted).summary()
+        return predict_and_score(tagger, dev_sents, dev_data, dev_scheme)[1].summary()
 
     def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
         if exp.out is not None:
@@ -107,11 +106,10 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     results: dict[str, Any] = {"epochs": len(logs), "best_epoch": [e.epoch for e in logs if e.best][-1],
                                "train_seconds": round(sum(entry.seconds for entry in logs), 1),
                                "train_tokens_per_s": round(float(np.median([e.tokens_per_s for e in logs])))}
-    for name, sents in (("dev", dev_sents), ("test", test_sents)):
+    for name, sents, data, scheme in (("dev", dev_sents, dev_data, dev_scheme), ("test", test_sents, None, None)):
         if sents is None:
             continue
-        predicted = in_gold_scheme(tagger, sents, tagger.predict([s.tokens for s in sents]))
-        report = score(tagger, sents, predicted)
+        predicted, report = predict_and_score(tagger, sents, data, scheme)
         results[name] = report.summary()
         print(f"\n{name} ({'binary ' + exp.binary if exp.binary else 'entities'}):\n{report.text()}", file=log)
         if exp.out is not None:
@@ -160,6 +158,17 @@ def in_gold_scheme(tagger: Tagger, sentences: Sequence[Sentence], predicted: lis
     return [tagging.convert(p, OUTPUT_SCHEME, gold_scheme) for p in predicted]
 
 
+def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: EncodedCorpus | None = None,
+                      gold_scheme: str | None = None) -> tuple[list[list[str]], Scores]:
+    """The tagger's tags for labelled ``sentences``, in the gold scheme, and their scores.
+
+    Pass ``data`` (the sentences already encoded) and ``gold_scheme`` when known, to skip that work.
+    """
+    tags = tagger.predict_encoded(data) if data is not None else tagger.predict([s.tokens for s in sentences])
+    predicted = in_gold_scheme(tagger, sentences, tags, gold_scheme)
+    return predicted, score(tagger, sentences, predicted)
+
+
 def score(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[str]]) -> Scores:
     """Compare predictions with the sentences' gold tags."""
     binary_type = tagger.encoder.binary_type
@@ -201,8 +210,7 @@ def _feature_names(text: str) -> tuple[str, ...]:
 def run_evaluate(args: argparse.Namespace) -> int:
     tagger = Tagger.load(args.model)
     sentences = load_conll(args.data, token_column=args.token_column, tag_column=args.tag_column)
-    predicted = in_gold_scheme(tagger, sentences, tagger.predict([s.tokens for s in sentences]))
-    report = score(tagger, sentences, predicted)
+    predicted, report = predict_and_score(tagger, sentences)
     if args.output is not None:
         write_conll(args.output, sentences, predicted)
     print(json.dumps(report.summary()) if args.json else report.text())
