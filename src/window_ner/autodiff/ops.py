@@ -375,10 +375,18 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | N
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"embedding ids must be integers, not {ids.dtype}")
     shape = table.shape
-    if ids.size and (ids.min() < 0 or ids.max() >= shape[0]):
-        raise IndexError(f"embedding ids must be in [0, {shape[0]}), got values {ids.min()}..{ids.max()}")
     if padding_idx is not None and not 0 <= padding_idx < shape[0]:
         raise IndexError(f"padding_idx must be in [0, {shape[0]}), got {padding_idx}")
+
+    def out_of_range() -> IndexError:
+        return IndexError(f"embedding ids must be in [0, {shape[0]}), got values {ids.min()}..{ids.max()}")
+
+    if ids.size and ids.min() < 0:  # take() would wrap negative ids around
+        raise out_of_range()
+    try:
+        rows = np.take(table.data, ids, axis=0)
+    except IndexError:  # an id past the end: take() checks that itself
+        raise out_of_range() from None
 
     sparse = sparse and table.is_leaf  # the engine sums row-sparse gradients into leaves only
 
@@ -386,7 +394,7 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | N
         grad = RowSparseGrad.from_ids(ids, g, shape, padding_idx)
         return (grad if sparse else grad.to_dense(),)
 
-    return make(np.take(table.data, ids, axis=0), (table,), rule, "embedding")
+    return make(rows, (table,), rule, "embedding")
 
 
 def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:

@@ -66,7 +66,6 @@ class Embedding(Module):
 
     def forward(self, ids: Any) -> Tensor:
         """Rows of ``weight`` for integer ``ids``: shape ids.shape + (embedding_dim,)."""
-        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         return embedding(self.weight, ids, sparse=self.sparse, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
