@@ -182,7 +182,7 @@ class Tagger:
             for sentence in tokenize(text):
                 sentences.append(sentence)
                 owner.append(doc)
-        token_lists = [[token.text for token in sentence.tokens] for sentence in sentences]
+        token_lists = [sentence.words for sentence in sentences]
         tags, confidences = self._predict(token_lists)
         result: list[list[Entity]] = [[] for _ in texts]
         for doc, sentence, sentence_tags, conf in zip(owner, sentences, tags, confidences, strict=True):
