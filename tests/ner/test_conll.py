@@ -303,9 +303,16 @@ def test_plain_token_lists_and_stdout(capsys):
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
     out = tmp_path / "out.txt"
-    write_conll(out, [Sentence(["a"], ["O"])])
+    old_umask = os.umask(0o022)
+    try:
+        write_conll(out, [Sentence(["a"], ["O"])])
+    finally:
+        os.umask(old_umask)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
-    assert out.stat().st_mode & 0o777 == 0o644
+    assert out.stat().st_mode & 0o777 == 0o644  # what open() gives a new file under this umask
+    out.chmod(0o600)
+    write_conll(out, [Sentence(["a"], ["O"])])
+    assert out.stat().st_mode & 0o777 == 0o600  # a replaced file keeps its permissions
     # a failure part-way leaves the old file as it was and no temporary file
     with pytest.raises(ValueError, match="fewer predictions"):
         write_conll(out, [Sentence(["b"], ["O"]), Sentence(["c"], ["O"])], [["O"]])

@@ -16,15 +16,15 @@ which can be plugged in through the ``tag_check`` and ``validate`` hooks.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from window_ner.nn.io import open_atomic
+
 DOCSTART = "-DOCSTART-"
 MAX_KEPT_ERRORS = 100  # non-strict reading keeps the first errors for reports, not one per bad line
-NEW_FILE_MODE = 0o644  # mkstemp creates 0600 files; give results the permissions of a normal file
 
 
 class ConllFormatError(ValueError):
@@ -332,17 +332,6 @@ def write_conll(dest: str | os.PathLike[str] | TextIO, sentences: Iterable[Sente
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist; create it first")
-    mode = path.stat().st_mode & 0o7777 if path.exists() else NEW_FILE_MODE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
-            f.writelines(lines)
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not become visible before the data is on disk
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        # the temporary file must not outlive a failed write (bad input, full disk, Ctrl-C)
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomic(path, "w", encoding=encoding, newline="\n") as handle:
+        handle.writelines(lines)  # a bad sentence raises part-way: the old file stays
 

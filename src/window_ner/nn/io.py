@@ -11,9 +11,9 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import safetensors
@@ -23,7 +23,7 @@ from window_ner import __version__
 from window_ner.autodiff import Tensor
 from window_ner.nn.module import Module, StateDictError
 
-__all__ = ["ModelFileError", "save", "load", "save_module", "load_state", "METADATA_KEY"]
+__all__ = ["ModelFileError", "save", "load", "save_module", "load_state", "open_atomic", "METADATA_KEY"]
 
 METADATA_KEY = "window_ner"
 _SAVABLE = {np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
@@ -46,16 +46,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write to a new file beside ``path``, fsync it, then rename over ``path``: all or nothing."""
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None,
+                newline: str | None = None) -> Iterator[IO[Any]]:
+    """A new file beside ``path`` to write in the ``with`` block; when the block ends it is fsynced and renamed
+    over ``path``: all or nothing. An exception in the block (bad input, full disk, Ctrl-C) leaves ``path`` as
+    it was and no temporary file. A replaced file keeps its permissions; a new one gets open()'s (umask)."""
+    path = Path(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         # O_EXCL: never write through someone else's file; mode 0o666 lets the umask decide as for open().
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            os.fsync(handle.fileno())  # the rename must not become visible before the data is on disk
+        if path.exists():
+            os.chmod(temp, path.stat().st_mode & 0o7777)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -95,7 +102,9 @@ def save(path: str | os.PathLike, tensors: Mapping[str, Any],
         "numpy_version": np.__version__,
         "safetensors_version": safetensors.__version__,
     }
-    _atomic_write(path, safetensors.numpy.save(arrays, metadata=header))
+    payload = safetensors.numpy.save(arrays, metadata=header)
+    with open_atomic(path) as handle:
+        handle.write(payload)
     return path
 
 
