@@ -313,21 +313,6 @@ def test_constraints_reject_tags_of_another_scheme():
         T.allowed_transitions(["O", "S-PER"], "IOB2")
 
 
-def test_tag_set_object():
-    tag_set = T.TagSet.from_types(["PER", "LOC"], "iob2")
-    assert tag_set.scheme == "IOB2"
-    assert len(tag_set) == 5
-    assert tag_set.types == ["LOC", "PER"]
-    ids = tag_set.encode(["O", "B-PER", "I-PER"])
-    assert ids.tolist() == [0, 3, 4]
-    assert tag_set.decode(ids) == ["O", "B-PER", "I-PER"]
-    np.testing.assert_array_equal(tag_set.allowed_transitions(), T.allowed_transitions(tag_set.tags, "IOB2"))
-    with pytest.raises(KeyError, match="not in this IOB2 tag set"):
-        tag_set.index("B-ORG")
-    with pytest.raises(ValueError, match="duplicates"):
-        T.TagSet(("O", "O"), "IOB2")
-
-
 # ----- the real corpus -----
 
 GOLD_COUNTS = {

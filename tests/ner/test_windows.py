@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from window_ner.ner.vocab import BOS, EOS
-from window_ner.ner.windows import flatten, make_windows, windows, windows_for
+from window_ner.ner.windows import flatten, windows, windows_for
 
 
 def reference(sentences: list[list[int]], size: int, left_pad: int, right_pad: int) -> list[list[int]]:
@@ -72,7 +72,6 @@ def test_small_example_and_feature_padding():
     ]
     caps = [np.array([3, 1]), np.array([2])]
     assert windows_for(caps, 1, left_pad=0, right_pad=0).tolist() == [[0, 3, 1], [3, 1, 0], [0, 2, 0]]
-    assert make_windows is windows_for
 
 
 def test_plain_lists_and_empty_input():

@@ -13,7 +13,6 @@ Scheme names are case-insensitive; ``BIO`` means IOB2 and ``BIOES`` means IOBES.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,7 +20,6 @@ __all__ = [
     "SCHEMES",
     "Span",
     "TagSchemeError",
-    "TagSet",
     "allowed_ends",
     "allowed_starts",
     "allowed_transitions",
@@ -383,62 +381,3 @@ def allowed_ends(tags: Sequence[str], scheme: str) -> np.ndarray:
     """Boolean (n_tags,) vector: which tags may close a sentence (IOBES/BILOU: not B- or I-)."""
     scheme = normalize_scheme(scheme)
     return np.array([_may_end(scheme, t) for t in _canonical_all(tags, scheme)], dtype=bool)
-
-
-@dataclass(frozen=True)
-class TagSet:
-    """An ordered tag list for a scheme, with the tag <-> id mapping and its transition constraints."""
-
-    tags: tuple[str, ...]
-    scheme: str
-    _index: dict[str, int] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        scheme = normalize_scheme(self.scheme)
-        object.__setattr__(self, "scheme", scheme)
-        object.__setattr__(self, "tags", tuple(self.tags))
-        _canonical_all(self.tags, scheme)
-        if len(set(self.tags)) != len(self.tags):
-            raise ValueError(f"tag list has duplicates: {list(self.tags)}")
-        object.__setattr__(self, "_index", {tag: i for i, tag in enumerate(self.tags)})
-
-    @classmethod
-    def from_types(cls, types: Iterable[str], scheme: str) -> TagSet:
-        """The full tag set of ``scheme`` for ``types`` (see ``tag_set``)."""
-        return cls(tuple(tag_set(types, scheme)), scheme)
-
-    def __len__(self) -> int:
-        return len(self.tags)
-
-    @property
-    def types(self) -> list[str]:
-        """Entity types, sorted."""
-        return sorted({tag_type(t) for t in self.tags} - {"O"})
-
-    def index(self, tag: str) -> int:
-        """Id of ``tag``."""
-        try:
-            return self._index[tag]
-        except KeyError:
-            known = ", ".join(self.tags)
-            raise KeyError(f"tag {tag!r} is not in this {self.scheme} tag set ({known})") from None
-
-    def encode(self, tags: Iterable[str]) -> np.ndarray:
-        """Ids of ``tags`` as an int64 array."""
-        return np.array([self.index(t) for t in tags], dtype=np.int64)
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        """Tags of ``ids``."""
-        return [self.tags[int(i)] for i in ids]
-
-    def allowed_transitions(self) -> np.ndarray:
-        """See the module function ``allowed_transitions``."""
-        return allowed_transitions(self.tags, self.scheme)
-
-    def allowed_starts(self) -> np.ndarray:
-        """See the module function ``allowed_starts``."""
-        return allowed_starts(self.tags, self.scheme)
-
-    def allowed_ends(self) -> np.ndarray:
-        """See the module function ``allowed_ends``."""
-        return allowed_ends(self.tags, self.scheme)

@@ -90,5 +90,3 @@ def windows_for(arrays: Sequence[np.ndarray | Sequence[int]], size: int = 2, lef
     flat, starts = flatten(arrays)
     return windows(flat, starts, size, left_pad, right_pad)
 
-
-make_windows = windows_for  # the name used in the issue
