@@ -189,7 +189,11 @@ def from_spans(entity_spans: Iterable[Span], length: int, scheme: str) -> list[s
 
 def is_valid_tag(tag: str, scheme: str) -> bool:
     """Whether ``tag`` is a tag of ``scheme`` (``O`` or an allowed prefix and a non-empty type)."""
-    scheme = normalize_scheme(scheme)
+    return _is_tag_of(tag, normalize_scheme(scheme))
+
+
+def _is_tag_of(tag: str, scheme: str) -> bool:
+    """``is_valid_tag`` for a scheme already normalised (the callers below check tag after tag)."""
     if not isinstance(tag, str):
         return False
     prefix, kind = _split(tag)
@@ -201,14 +205,17 @@ def is_valid_tag(tag: str, scheme: str) -> bool:
     return prefix in _PREFIXES[scheme] and bool(kind)
 
 
+def _not_a_tag(tag: str, scheme: str, where: str = "", hint: str = "") -> TagSchemeError:
+    return TagSchemeError(f"{where}tag {tag!r} is not an {scheme} tag (expected {_PREFIX_TEXT[scheme]}){hint}")
+
+
 def tag_checker(scheme: str) -> Callable[[str], None]:
     """A function that raises ValueError for any single tag that is not a ``scheme`` tag."""
     scheme = normalize_scheme(scheme)
-    expected = _PREFIX_TEXT[scheme]
 
     def check(tag: str) -> None:
-        if not is_valid_tag(tag, scheme):
-            raise TagSchemeError(f"tag {tag!r} is not an {scheme} tag (expected {expected})")
+        if not _is_tag_of(tag, scheme):
+            raise _not_a_tag(tag, scheme)
 
     return check
 
@@ -263,9 +270,8 @@ def validate(tags: Sequence[str], scheme: str) -> None:
     prev: str | None = None
     prev_c: tuple[str, str] | None = None
     for i, tag in enumerate(tags):
-        if not is_valid_tag(tag, scheme):
-            raise TagSchemeError(f"position {i}: tag {tag!r} is not an {scheme} tag "
-                                 f"(expected {_PREFIX_TEXT[scheme]})")
+        if not _is_tag_of(tag, scheme):
+            raise _not_a_tag(tag, scheme, f"position {i}: ")
         cur = _canonical(tag)
         if not _may_follow(scheme, prev_c, cur):
             where = "at sentence start" if prev is None else f"after {prev!r}"
@@ -331,10 +337,9 @@ def convert(tags: Sequence[str], source: str, target: str, strict: bool = False)
         validate(tags, source)
     else:
         for i, tag in enumerate(tags):
-            if not is_valid_tag(tag, source):
-                raise TagSchemeError(f"position {i}: tag {tag!r} is not an {source} tag (expected "
-                                     f"{_PREFIX_TEXT[source]}); is the source scheme right? "
-                                     "detect_scheme() can guess it")
+            if not _is_tag_of(tag, source):
+                raise _not_a_tag(tag, source, f"position {i}: ",
+                                 "; is the source scheme right? detect_scheme() can guess it")
     return from_spans(spans(tags), len(tags), target)
 
 
@@ -354,9 +359,9 @@ def tag_set(types: Iterable[str], scheme: str) -> list[str]:
 def _canonical_all(tags: Sequence[str], scheme: str) -> list[tuple[str, str]]:
     out = []
     for i, tag in enumerate(tags):
-        if not is_valid_tag(tag, scheme):
-            raise TagSchemeError(f"tag list entry {i}: {tag!r} is not an {scheme} tag (expected "
-                                 f"{_PREFIX_TEXT[scheme]}); build the list with tag_set(types, {scheme!r})")
+        if not _is_tag_of(tag, scheme):
+            raise _not_a_tag(tag, scheme, f"tag list entry {i}: ",
+                             f"; build the list with tag_set(types, {scheme!r})")
         out.append(_canonical(tag))
     return out
 
