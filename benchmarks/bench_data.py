@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import blas_name, usable_cores
 
 from window_ner.ner.conll import load_conll
 from window_ner.ner.vectors import load_vectors, vocab_matrix
@@ -38,15 +39,6 @@ def timed(step: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
         result = step()
         times.append(time.perf_counter() - began)
     return times, result
-
-
-def blas_name() -> str:
-    """The BLAS NumPy was built with, when NumPy can say (NumPy >= 1.25)."""
-    try:
-        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]  # type: ignore[func-returns-value]
-        return f"{info.get('name', '?')} {info.get('version', '')}".strip()
-    except Exception:  # older NumPy prints instead of returning; the name is only informative
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                      args.repeats)
     rows.append(("caps windows, size 2", times, ""))
 
-    cores = os.cpu_count()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    cores, usable = os.cpu_count(), usable_cores()
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"machine: {platform.machine()}, {cores} cores ({usable} usable), {platform.system()} "
           f"{platform.release()}; Python {platform.python_version()}, NumPy {np.__version__}, "

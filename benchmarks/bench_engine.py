@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from _machine import blas_name, blas_threads, thread_settings, usable_cores
 
 from window_ner.autodiff import Tensor, ops
 
@@ -61,27 +62,14 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return median_seconds_each([fn], repeats)[0]
 
 
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def blas_threads() -> tuple[int, str]:
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(variable, "").isdigit():
-            return int(os.environ[variable]), f"from {variable}"
-    return usable_cores(), "default: every usable core"
-
-
 def machine() -> list[str]:
-    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     threads, source = blas_threads()
-    environment = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ]
     lines = [
         f"machine: {platform.machine()} {platform.processor() or ''}".rstrip(),
         f"cores: {os.cpu_count()} (usable by this process: {usable_cores()})",
         f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"BLAS {blas.get('name', '?')} {blas.get('version', '')}".rstrip() + f", {threads} thread(s) ({source})",
-        "command: " + " ".join([*environment, "python", *sys.argv]),
+        f"BLAS {blas_name()}, {threads} thread(s) ({source})",
+        "command: " + thread_settings() + " ".join(["python", *sys.argv]),
     ]
     if hasattr(os, "getloadavg"):
         load = os.getloadavg()[0]

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _machine import blas_name, blas_threads, thread_settings
 
 from window_ner import nn
 from window_ner.autodiff import Tensor, concat
@@ -161,47 +162,25 @@ def first_layer_products(seed: int = 0) -> Callable[[tuple], None]:
 
 
 def torch_step(sparse: bool, threads: int) -> Callable[[tuple], None]:
-    """The same model and step in PyTorch: dense Adam, or SparseAdam for the embeddings + Adam."""
+    """The same model and step in PyTorch (torch_reference's, without dropout and with padding id 0): dense
+    Adam, or SparseAdam for the embeddings + Adam."""
     import torch
+    from torch_reference import TorchWindow, make_step
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-
-    class TorchWindow(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.words = torch.nn.Embedding(VOCAB, WORD_DIM, padding_idx=0, sparse=sparse)
-            self.caps = torch.nn.Embedding(CAPS, CAPS_DIM, padding_idx=0, sparse=sparse)
-            self.hidden = torch.nn.Linear(WIDTH * (WORD_DIM + CAPS_DIM), HIDDEN)
-            self.out = torch.nn.Linear(HIDDEN, CLASSES)
-
-        def forward(self, words: torch.Tensor, caps: torch.Tensor) -> torch.Tensor:
-            batch = words.shape[0]
-            x = torch.cat([self.words(words).reshape(batch, -1), self.caps(caps).reshape(batch, -1)], dim=1)
-            return self.out(torch.tanh(self.hidden(x)))
-
-    model = TorchWindow()
-    if sparse:
-        tables = [model.words.weight, model.caps.weight]
-        rest = [*model.hidden.parameters(), *model.out.parameters()]
-        optimizers = [torch.optim.SparseAdam(tables, lr=1e-3), torch.optim.Adam(rest, lr=1e-3)]
-    else:
-        optimizers = [torch.optim.Adam(model.parameters(), lr=1e-3)]
+    vectors = np.random.default_rng(0).standard_normal((VOCAB, WORD_DIM)).astype(np.float32)
+    model = TorchWindow(vectors, CAPS, CAPS_DIM, WIDTH, HIDDEN, CLASSES, sparse, 0.0, 0.0, padding_idx=0)
+    step = make_step(model, sparse)
     converted: dict[int, tuple] = {}
 
-    def step(batch: tuple) -> None:
+    def run(batch: tuple) -> None:
         key = id(batch)
         if key not in converted:  # conversion is not part of the step
             converted[key] = tuple(torch.from_numpy(a) for a in batch)
-        words, caps, targets = converted[key]
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(words, caps), targets)
-        loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
+        step(*converted[key])
 
-    return step
+    return run
 
 
 def measure(steps: dict[str, tuple[Callable[[tuple], None], list]], repeats: dict[str, int],
@@ -237,26 +216,13 @@ def torch_in_own_process(args: argparse.Namespace) -> dict[str, float] | str:
     return json.loads(done.stdout)
 
 
-def blas_threads() -> int:
-    """Threads OpenBLAS uses: its environment variable, else one per available core."""
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def machine() -> str:
     """Cores, CPU, NumPy and BLAS of this run."""
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas_name = f"{blas.get('name')} {blas.get('version')}"
-    except Exception:  # older NumPy has no mode="dicts"; the name is then unknown
-        blas_name = "unknown BLAS"
     cpu = platform.processor() or platform.machine()
     # Other processes change these figures a lot (OpenBLAS threads spin on a busy core): report the load.
     load = f", load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
     return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"{blas_name}, {blas_threads()} BLAS threads{load}")
+            f"{blas_name()}, {blas_threads()[0]} BLAS threads{load}")
 
 
 def main() -> None:
@@ -274,14 +240,13 @@ def main() -> None:
     if args.torch_only:
         import torch
 
-        torch_steps = {"ts": (torch_step(True, blas_threads()), batches),
-                       "td": (torch_step(False, blas_threads()), batches)}
+        torch_steps = {"ts": (torch_step(True, blas_threads()[0]), batches),
+                       "td": (torch_step(False, blas_threads()[0]), batches)}
         result = measure(torch_steps, {"ts": args.repeats, "td": args.dense_repeats})
         print(json.dumps({**result, "version": torch.__version__}))
         return
     uniform = make_batches(np.random.default_rng(2), args.batches, ids="uniform")
-    env = [f"{var}={os.environ[var]} " for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if var in os.environ]
-    command = "".join(env) + " ".join(["python", "benchmarks/bench_train_step.py", *sys.argv[1:]])
+    command = thread_settings() + " ".join(["python", "benchmarks/bench_train_step.py", *sys.argv[1:]])
     if args.profile:
         step = Ours(sparse=True, with_step=True).run
         profiler = cProfile.Profile()
@@ -322,7 +287,7 @@ def main() -> None:
                 torch_note = f"PyTorch rows skipped: {torch_ms}"
             else:
                 ms[names["ts"]], ms[names["td"]] = torch_ms["ts"], torch_ms["td"]
-                torch_note = (f"PyTorch {torch_ms['version']}, torch.set_num_threads({blas_threads()}), "
+                torch_note = (f"PyTorch {torch_ms['version']}, torch.set_num_threads({blas_threads()[0]}), "
                               "timed in a process of its own right after ours.")
     a, b, c, bu, mm = (ms[names[key]] for key in ("a", "b", "c", "bu", "mm"))
     lazy = 1e3 * statistics.median(sparse_step.optimizer_seconds)

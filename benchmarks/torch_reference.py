@@ -15,11 +15,11 @@ class TorchWindow(nn.Module):
     """x = [E[w_i-2..w_i+2]; C[caps]], h = tanh(W x + b), scores = U h + c."""
 
     def __init__(self, vectors: np.ndarray, n_caps: int, caps_dim: int, width: int, hidden: int, n_tags: int,
-                 sparse: bool, dropout_input: float, dropout_hidden: float):
+                 sparse: bool, dropout_input: float, dropout_hidden: float, padding_idx: int | None = None):
         super().__init__()
-        self.words = nn.Embedding(*vectors.shape, sparse=sparse)
+        self.words = nn.Embedding(*vectors.shape, padding_idx=padding_idx, sparse=sparse)
         self.words.weight.data.copy_(torch.from_numpy(vectors))
-        self.caps = nn.Embedding(n_caps, caps_dim, sparse=sparse)
+        self.caps = nn.Embedding(n_caps, caps_dim, padding_idx=padding_idx, sparse=sparse)
         self.hidden = nn.Linear(width * (vectors.shape[1] + caps_dim), hidden)
         self.out = nn.Linear(hidden, n_tags)
         self.drop_in = nn.Dropout(dropout_input)

@@ -18,6 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_train_step.
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
+    sys.path.insert(0, str(SCRIPT.parent))  # as when run: the scripts import their sibling modules
     spec = importlib.util.spec_from_file_location("bench_train_step", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
