@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -240,5 +242,6 @@ def test_config_checks_and_round_trip() -> None:
         tiny_config(window=-1)
     config = tiny_config(hidden=[8, 6], binary=True, n_tags=1, dropout_input=0.2)
     assert ModelConfig.from_dict(config.to_dict()) == config
+    assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config  # as the model file
     assert config.hidden == (8, 6)
     assert config.width == 3

@@ -53,17 +53,12 @@ class ModelConfig:
         return self.width * (self.word_dim + sum(dim for _, dim in self.features.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["hidden"] = list(self.hidden)
-        out["features"] = {name: list(pair) for name, pair in self.features.items()}
-        return out
+        """The fields, for JSON (tuples become lists there; ``from_dict`` turns them back)."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        data = dict(data)
-        data["hidden"] = tuple(data.get("hidden", (300,)))
-        data["features"] = {name: tuple(pair) for name, pair in data.get("features", {}).items()}
-        return cls(**data)
+        return cls(**data)  # __post_init__ makes hidden and the feature pairs tuples again
 
 
 class WindowClassifier(nn.Module):
