@@ -209,3 +209,38 @@ def test_saved_file_mode_follows_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_write_goes_through_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_text("old")
+    (tmp_path / "link.txt").symlink_to("real.txt")
+    with io.open_atomic(tmp_path / "link.txt", "w") as handle:
+        handle.write("new")
+    assert (tmp_path / "link.txt").is_symlink()
+    assert (tmp_path / "real.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "real.txt"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_atomic_write_streams_into_a_pipe(tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with io.open_atomic(fifo, "w") as handle:
+        handle.write("through the pipe")
+    reader.join(timeout=10)
+    assert received == ["through the pipe"]
+    assert fifo.is_fifo()  # not replaced by a regular file
+
+
+@pytest.mark.parametrize("name", ["folder", ""])
+def test_atomic_write_refuses_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    (tmp_path / "folder").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IsADirectoryError, match="is a folder; give a file name"), io.open_atomic(name, "w"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
