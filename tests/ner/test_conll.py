@@ -216,11 +216,26 @@ def test_file_without_sentences(tmp_path, text):
 def test_missing_columns_for_the_options(tmp_path):
     error = error_of(write(tmp_path, "a O\n"), tag_column=3)
     assert "data.txt:1:" in str(error) and "tag column 3 does not exist" in str(error)
-    assert "tag_column=" in str(error)
+    assert "tag_column=, --tag-column" in str(error)
     error = error_of(write(tmp_path, "a\n"))  # the default tag column -1 is the token column here
-    assert "tag_column=None" in str(error)
-    with pytest.raises(ValueError, match="tag_column=None"):
+    assert "data.txt:1:" in str(error) and "tag column -1 is the token column: the line has 1 column," in str(error)
+    with pytest.raises(ValueError, match=r"data.txt: the token and tag columns are both 1.*tag_column=None"):
         ConllReader(tmp_path / "data.txt", token_column=1, tag_column=1)
+
+
+def test_old_mac_line_ends_are_an_error_not_one_long_line(tmp_path):
+    error = error_of(write(tmp_path, "Paris B-LOC\rBerlin B-LOC\r\r"))
+    assert "data.txt:1:" in str(error) and "carriage return" in str(error)
+
+
+def test_tab_separated_fields_may_hold_spaces_and_read_back_after_writing(tmp_path):
+    path = write(tmp_path, "He\tO\nvisited \tO\nNew York\tB-LOC\n\n")
+    sentences = load_conll(path)
+    assert sentences[0].tokens == ["He", "visited", "New York"]  # spaces around a tab are dropped
+    write_conll(tmp_path / "out.txt", sentences, [["O", "O", "B-LOC"]])
+    assert (tmp_path / "out.txt").read_text().splitlines() == ["He O O", "visited O O", "New York\tB-LOC\tB-LOC", ""]
+    again = load_conll(tmp_path / "out.txt", tag_column=-2)
+    assert again[0].tokens == sentences[0].tokens and again[0].tags == sentences[0].tags
 
 
 def test_tag_check_reports_file_and_line(tmp_path):
@@ -326,7 +341,8 @@ def test_write_into_a_missing_folder(tmp_path):
 
 
 @pytest.mark.parametrize("sentences, predictions, message", [
-    ([Sentence(["a b"], ["O"])], None, "holds whitespace"),
+    ([Sentence(["a\tb"], ["O"])], None, "holds a tab"),
+    ([Sentence(["a "], ["O"])], None, "ends with a space"),
     ([Sentence([""], ["O"])], None, "is empty"),
     ([Sentence([], [])], None, "no tokens"),
     ([Sentence(["a", "b"], ["O"])], None, "2 tokens but 1 values"),

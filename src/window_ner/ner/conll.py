@@ -7,7 +7,9 @@ sentence holding a bad line is dropped instead (a sentence with a token missing 
 every window and could break its tag sequence) and the reader counts what it dropped.
 
 Columns are separated by runs of spaces, or by tabs when a line holds a tab (then a field may contain
-spaces). ``-DOCSTART-`` lines mark document boundaries; only their first field is looked at.
+spaces, and spaces around a tab are dropped). The writer uses spaces, and tabs on a line where a field holds
+a space, so that every file it writes reads back the same. ``-DOCSTART-`` lines mark document boundaries;
+only their first field is looked at.
 
 This module only moves strings around: whether a tag belongs to a scheme is decided by the tags module,
 which can be plugged in through the ``tag_check`` and ``validate`` hooks.
@@ -63,7 +65,7 @@ class Sentence:
 def _split(line: str) -> list[str]:
     """Fields of a line: tab-separated if it holds a tab, else separated by runs of spaces."""
     if "\t" in line:
-        return line.split("\t")
+        return [f.strip(" ") for f in line.split("\t")]
     fields = line.split(" ")
     if "" in fields:  # runs of spaces; a leading space still shows up as an empty first field
         fields = fields[:1] + [f for f in fields[1:] if f]
@@ -86,8 +88,9 @@ class ConllReader:
                  tag_check: Callable[[str], object] | None = None,
                  validate: Callable[[list[str]], object] | None = None):
         if tag_column is not None and tag_column == token_column:
-            raise ValueError(f"token_column and tag_column are both {token_column}; "
-                             "pass tag_column=None for a file without tags")
+            raise ValueError(f"{os.fspath(path)}: the token and tag columns are both {token_column}; give "
+                             "the tag column another number (from Python, tag_column=None reads a file "
+                             "without tags)")
         "".encode(encoding)  # an unknown encoding name fails here, before any reading (LookupError)
         self.path = path
         self.token_column = token_column
@@ -126,7 +129,8 @@ class ConllReader:
             # a setting that cannot fit the file would fail on every line: always an error
             plural = "s" if ncols != 1 else ""
             raise ConllFormatError(self.path, line, f"the {what} column {column} does not exist: the line "
-                                   f"has {ncols} column{plural}; pass {option}=...")
+                                   f"has {ncols} column{plural}; set the {what} column "
+                                   f"({option}=, --{option.replace('_', '-')})")
         return index
 
     def _read(self) -> Iterator[Sentence]:
@@ -163,7 +167,7 @@ class ConllReader:
                 except UnicodeDecodeError as e:
                     # decoding per line is what lets the error name its line
                     self._problem(lineno, f"bytes {raw[e.start:e.end]!r} at column {e.start + 1} are not "
-                                  f"valid {self.encoding}; pass the file's encoding (e.g. 'latin-1')")
+                                  f"valid {self.encoding}; convert the file to UTF-8 (from Python: pass its encoding=)")
                     if not rows:
                         start = lineno
                         doc = max(doc, 0)
@@ -173,6 +177,9 @@ class ConllReader:
                 if lineno == 1 and text.startswith("\ufeff"):
                     text = text[1:]  # byte-order mark written by some editors
                 line = text.rstrip(" \t\r\n")
+                if "\r" in line:
+                    raise ConllFormatError(self.path, lineno, "a carriage return (CR) inside the line: the file "
+                                           "has old-Mac line ends; convert them to LF (or CR LF)")
                 if not line:
                     yield from finish()
                     continue
@@ -192,8 +199,9 @@ class ConllReader:
                         tag_i = self._resolve(self.tag_column, "tag", "tag_column", ncols, lineno)
                         if tag_i == token_i:
                             raise ConllFormatError(self.path, lineno, f"the tag column {self.tag_column} is "
-                                                   "the token column; pass tag_column=None for a file "
-                                                   "without tags")
+                                                   f"the token column: the line has {ncols} column"
+                                                   f"{'s' if ncols != 1 else ''}, and a labelled file needs a "
+                                                   "token and a tag on each line")
                     used = {token_i, tag_i} if self.tag_column is not None else {token_i}
                     extra = [c for c in range(ncols) if c not in used]
                 if len(fields) != ncols:
@@ -255,10 +263,12 @@ def load_conll(path: str | os.PathLike[str], **options: Any) -> list[Sentence]:
 
 
 def _check_fields(fields: list[str], number: int) -> None:
+    """Fields a CoNLL line can hold: non-empty, no tab or line end, no space at either end (a space inside
+    is kept by writing the line tab-separated)."""
     for f in fields:
-        if not f or any(c in f for c in " \t\r\n"):
-            raise ValueError(f"sentence {number}: field {f!r} is empty or holds whitespace, which a "
-                             "space-separated CoNLL file cannot represent; clean the tokens first")
+        if not f or any(c in f for c in "\t\r\n") or f != f.strip(" "):
+            raise ValueError(f"sentence {number}: field {f!r} is empty, holds a tab or line end, or starts or "
+                             "ends with a space, which a CoNLL file cannot represent; clean the tokens first")
 
 
 def _lines(sentences: Iterable[Sentence | Sequence[str]], predictions: Iterable[Sequence[str]] | None,
@@ -305,6 +315,7 @@ def _lines(sentences: Iterable[Sentence | Sequence[str]], predictions: Iterable[
             line = " ".join(fields)
             if line.count(" ") != width - 1 or "\t" in line or "\n" in line or "\r" in line or "" in fields:
                 _check_fields(list(fields), number)
+                line = "\t".join(fields)  # a field holds a space: the reader splits this line at tabs
             yield line + "\n"
         yield "\n"
     if preds is not None and next(preds, None) is not None:
