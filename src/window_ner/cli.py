@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from window_ner import __version__
 
@@ -17,6 +19,35 @@ examples:
   window-ner tag --model runs/glove "Angela Merkel flew from Berlin to Paris on Tuesday."
   cat news.txt | window-ner tag --model runs/glove - --format jsonl
 """
+
+
+def _number(kind: type, low: float, high: float = math.inf, low_open: bool = False,
+            high_open: bool = True) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` number within the bounds, else argparse names the option."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"not {text!r}") from None
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (above and below):  # also catches nan
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            bound = f"> {low:g}" if low_open else f">= {low:g}"
+            span = bound if high == math.inf else f"in {left}{low:g}, {high:g}{right}"
+            raise argparse.ArgumentTypeError(f"must be {span}, not {text}")
+        return value
+    parse.__name__ = kind.__name__  # what argparse calls the type in its messages
+    return parse
+
+
+_COUNT = _number(int, 1)  # epochs, sizes
+_NON_NEGATIVE_INT = _number(int, 0)
+_POSITIVE = _number(float, 0, low_open=True)
+_NON_NEGATIVE = _number(float, 0)
+_PROBABILITY = _number(float, 0, 1)  # dropout: [0, 1)
+_FACTOR = _number(float, 0, 1, low_open=True)  # learning-rate decay: (0, 1)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -66,20 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--token-column", type=int, default=0, help="column of the tokens")
     data.add_argument("--tag-column", type=int, default=-1, help="column of the NER tags")
     model = train.add_argument_group("model")
-    model.add_argument("--window", type=int, default=2, help="words each side of the centre word")
-    model.add_argument("--word-dim", type=int, default=50,
+    model.add_argument("--window", type=_COUNT, default=2, help="words each side of the centre word")
+    model.add_argument("--word-dim", type=_COUNT, default=50,
                        help="word vector size when no --vectors are given (else the vectors' size)")
-    model.add_argument("--hidden", type=int, nargs="+", default=[300], help="hidden layer sizes")
+    model.add_argument("--hidden", type=_COUNT, nargs="+", default=[300], help="hidden layer sizes")
     model.add_argument("--activation", choices=["tanh", "relu", "hardtanh", "sigmoid"], default="tanh",
                        help="f in h = f(Wx + b)")
     model.add_argument("--features", default="caps",
                        help="comma-separated word features beside the word vector (caps, suffix2, "
                        "suffix3, shape), or 'none'")
-    model.add_argument("--dropout-input", type=float, default=0.2, help="dropout on the window vector x")
-    model.add_argument("--dropout-hidden", type=float, default=0.5, help="dropout on the hidden layer h")
+    model.add_argument("--dropout-input", type=_PROBABILITY, default=0.2, help="dropout on the window vector x")
+    model.add_argument("--dropout-hidden", type=_PROBABILITY, default=0.5, help="dropout on the hidden layer h")
     model.add_argument("--freeze-embeddings", action="store_true",
                        help="keep word vectors fixed (by default the gradient reaches them)")
-    model.add_argument("--scheme", choices=["iobes", "iob2"], default="iobes",
+    model.add_argument("--scheme", choices=["iobes", "iob2"], default="iobes", type=str.lower,
                        help="tag scheme the model predicts in (output is written in IOB2)")
     model.add_argument("--decode", choices=["viterbi", "argmax"], default="viterbi",
                        help="viterbi: best tag sequence the scheme allows; argmax: best tag per token")
@@ -87,19 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train the lecture's binary model instead: is the centre word of TYPE "
                        "(e.g. LOC)? J = sigma(u . h)")
     opt = train.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=25, help="most epochs to train")
-    opt.add_argument("--patience", type=int, default=5,
+    opt.add_argument("--epochs", type=_COUNT, default=25, help="most epochs to train")
+    opt.add_argument("--patience", type=_NON_NEGATIVE_INT, default=5,
                      help="stop after this many epochs without a better dev F1 (0: never)")
-    opt.add_argument("--batch-size", type=int, default=256, help="windows per mini-batch")
+    opt.add_argument("--batch-size", type=_COUNT, default=256, help="windows per mini-batch")
     opt.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "adagrad"], default="adam",
                      help="update rule")
-    opt.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    opt.add_argument("--lr", type=_POSITIVE, default=1e-3, help="learning rate")
     opt.add_argument("--schedule", choices=["constant", "step", "plateau", "linear"], default="constant",
                      help="learning rate over time: step multiplies it by --lr-decay every epoch, plateau when "
                      "dev F1 stalls for an epoch; linear warms up over the first epoch, then decays to 0")
-    opt.add_argument("--lr-decay", type=float, default=0.5, help="factor for the step and plateau schedules")
-    opt.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (decoupled for adamw)")
-    opt.add_argument("--clip", type=float, default=5.0, help="max gradient norm (0: no clipping)")
+    opt.add_argument("--lr-decay", type=_FACTOR, default=0.5, help="factor for the step and plateau schedules")
+    opt.add_argument("--weight-decay", type=_NON_NEGATIVE, default=0.0, help="L2 penalty (decoupled for adamw)")
+    opt.add_argument("--clip", type=_NON_NEGATIVE, default=5.0, help="max gradient norm (0: no clipping)")
     opt.add_argument("--seed", type=int, default=1, help="seed for initialisation, shuffling and dropout")
     opt.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -110,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, type=Path, help="model folder or .safetensors file")
     evaluate.add_argument("--data", required=True, type=Path, help="labelled CoNLL file")
     evaluate.add_argument("--output", type=Path,
-                          help="also write 'token gold predicted' lines here, for the conlleval script")
+                          help="also write the file's lines with a predicted tag column added, as the conlleval "
+                          "script reads them ('-': to stdout, and the scores to stderr)")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--token-column", type=int, default=0, help="column of the tokens")
     evaluate.add_argument("--tag-column", type=int, default=-1, help="column of the NER tags")
@@ -122,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tag.add_argument("--model", required=True, type=Path, help="model folder or .safetensors file")
     tag.add_argument("text", nargs="?", help="text to tag, or '-' to read stdin line by line")
-    tag.add_argument("--input", type=Path, help="a UTF-8 text file to tag")
+    tag.add_argument("--input", type=Path, help="a UTF-8 text file to tag, each line as one text (as with '-')")
     tag.add_argument("--format", choices=["inline", "jsonl", "conll"], default="inline",
                      help="inline: [Paris LOC]; jsonl: one JSON object of entities per line; conll: token tag")
 
@@ -131,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Trains a small tagger on the sample corpus shipped with the package (in well under a "
         "minute), prints its dev and test F1, and tags a few sentences.",
     )
-    demo.add_argument("--epochs", type=int, default=50, help="most epochs to train (early stopping on dev)")
+    demo.add_argument("--epochs", type=_COUNT, default=50, help="most epochs to train (early stopping on dev)")
     demo.add_argument("--seed", type=int, default=1, help="random seed")
     demo.add_argument("--out", type=Path, help="also save the model in this folder")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -149,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return getattr(commands, f"run_{args.command}")(args)
-    except KeyboardInterrupt:
-        print("window-ner: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"window-ner: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ner._trained import multiclass_model
+from tests.ner._trained import binary_model, multiclass_model
 from window_ner import __version__
 from window_ner.cli import build_parser, main
 from window_ner.ner.commands import DEMO_SENTENCES, sample_corpus
@@ -169,6 +169,63 @@ def test_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out) == pytest.approx(multiclass_model().results["dev"])
 
 
+def test_evaluate_output_to_stdout_puts_the_scores_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "evaluate", "--model", model_dir(), "--data", sample_corpus("dev"), "--output", "-",
+                         "--json")
+    assert code == 0, err
+    first_token = load_conll(sample_corpus("dev"))[0].tokens[0]
+    assert len(out.split("\n\n")) > 100 and out.splitlines()[0].split()[0] == first_token
+    assert json.loads(err) == pytest.approx(multiclass_model().results["dev"])
+
+
+def test_evaluate_output_that_is_a_folder_fails_before_the_work(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    code, out, err = run(capsys, "evaluate", "--model", tmp_path / "no-model", "--data", sample_corpus("dev"),
+                         "--output", tmp_path)
+    assert_one_line_error(code, err, str(tmp_path), "is a folder")  # not the missing model: checked first
+
+
+def test_a_binary_models_predictions_read_as_entities(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    output = tmp_path / "pred.conll"
+    code, _, err = run(capsys, "evaluate", "--model", binary_model().folder, "--data", sample_corpus("dev"),
+                       "--output", output, "--json")
+    assert code == 0, err
+    predicted = [s.tags for s in load_conll(output)]
+    flat = {tag for tags in predicted for tag in tags}
+    assert flat <= {"O", "B-LOC", "I-LOC"} and "I-LOC" in flat  # the gold file's IOB1, as conlleval reads it
+
+
+def test_bare_type_gold_tags_are_answered_in_their_style(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "bare.conll"
+    data.write_text("Paris LOC\nis O\nnice O\n\nBerlin LOC\n\n", encoding="utf-8")
+    output = tmp_path / "pred.conll"
+    code, out, err = run(capsys, "evaluate", "--model", model_dir(), "--data", data, "--output", output, "--json")
+    assert code == 0, err
+    tags = {line.split()[-1] for line in output.read_text().splitlines() if line}
+    assert tags <= {"O", "LOC", "PER", "ORG", "MISC"}
+    scores = json.loads(out)
+    right = sum(line.split()[1] == line.split()[2] for line in output.read_text().splitlines() if line)
+    assert scores["accuracy"] == pytest.approx(right / 4)
+
+
+def test_model_file_without_a_suffix(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "tagger"
+    shutil.copyfile(model_dir() / MODEL_FILE, path)
+    code, out, err = run(capsys, "tag", "--model", path, TEXT)
+    assert code == 0, err
+    assert "[" in out
+
+
+def test_model_with_nan_weights_names_the_file_and_tensor(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from window_ner.ner.tagger import Tagger
+
+    tagger = Tagger.load(model_dir())
+    tagger.model.U.data[0, 0] = float("nan")
+    tagger.save(tmp_path / "broken")
+    code, _, err = run(capsys, "tag", "--model", tmp_path / "broken", TEXT)
+    assert_one_line_error(code, err, str(tmp_path / "broken" / MODEL_FILE), "NaN or infinite")
+
+
 # ----------------------------------------------------------------------------- tag
 
 def test_tag_inline(capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,9 +264,30 @@ def test_tag_input_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     path.write_text(TEXT + "\n\nBrazil beat Germany in Sao Paulo.\n", encoding="utf-8")
     code, out, _ = run(capsys, "tag", "--model", model_dir(), "--input", path, "--format", "jsonl")
     assert code == 0
-    record = json.loads(out)  # the whole file is one text
-    assert record["text"] == path.read_text(encoding="utf-8")
-    assert len(record["entities"]) >= 2
+    records = [json.loads(line) for line in out.splitlines()]  # one per line of the file, as from stdin
+    assert [r["text"] for r in records] == [TEXT, "", "Brazil beat Germany in Sao Paulo."]
+    assert records[0]["entities"] and records[2]["entities"] and not records[1]["entities"]
+
+
+def test_tag_input_file_with_a_byte_order_mark_and_windows_line_ends(capsys: pytest.CaptureFixture[str],
+                                                                    tmp_path: Path) -> None:
+    path = tmp_path / "news.txt"
+    path.write_bytes(("\ufeffParis is nice.\r\n" + TEXT + "\r\n").encode("utf-8"))
+    code, out, _ = run(capsys, "tag", "--model", model_dir(), "--input", path, "--format", "jsonl")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == ["Paris is nice.", TEXT]
+    code, plain, _ = run(capsys, "tag", "--model", model_dir(), "Paris is nice.", "--format", "jsonl")
+    assert records[0] == json.loads(plain)  # same offsets and scores as without the mark
+
+
+def test_tag_stdin_that_is_not_utf8_names_the_line(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(b"Paris is nice.\nPar\xe9s is nice.\n"))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, err = run(capsys, "tag", "--model", model_dir(), "-", "--format", "jsonl")
+    assert_one_line_error(code, err, "stdin:2", "UTF-8")
+    assert json.loads(out)["text"] == "Paris is nice."  # the good line before it was tagged
 
 
 def test_tag_reads_stdin_line_by_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -235,6 +313,76 @@ def test_demo_trains_and_tags_the_demo_sentences(capsys: pytest.CaptureFixture[s
         assert re.sub(r"\[([^\]]+) (?:PER|LOC|ORG|MISC)\]", r"\1", line) == sentence
     assert "[" in "".join(tagged)
     assert (tmp_path / "demo" / MODEL_FILE).is_file()
+
+
+def test_ctrl_c_after_an_epoch_keeps_the_best_model_and_exits_130(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from window_ner.ner import commands
+
+    real_train = commands.train
+
+    def train_until_the_second_dev_score(model, data, config, evaluate, *rest):  # noqa: ANN001, ANN002, ANN202
+        scored: list[int] = []
+
+        def evaluate_then_interrupt(current):  # noqa: ANN001, ANN202
+            scored.append(1)
+            if len(scored) == 2:
+                raise KeyboardInterrupt
+            return evaluate(current)
+
+        return real_train(model, data, config, evaluate_then_interrupt, *rest)
+
+    monkeypatch.setattr(commands, "train", train_until_the_second_dev_score)
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                         "--out", out_dir, "--epochs", 5, "--hidden", 32, "--no-progress")
+    assert code == 130
+    results = json.loads(out)  # stdout holds only the results, as after a full run
+    assert results["interrupted"] is True and results["epochs"] == 1 and results["best_epoch"] == 1
+    assert json.loads((out_dir / "results.json").read_text()) == results
+    assert err.splitlines()[-1].startswith("window-ner: interrupted after epoch 1: the model of epoch 1")
+    assert (out_dir / MODEL_FILE).is_file()
+
+
+def test_a_bad_tag_in_the_test_file_stops_before_training(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "test.conll"
+    bad.write_text("Paris B-LOC\nis O\nnice X-MISC\n", encoding="utf-8")
+    out_dir = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--test", bad, "--out", out_dir, "--no-progress")
+    assert_one_line_error(code, err, f"{bad}:3", "X-MISC")
+    assert not out_dir.exists()
+
+
+def test_out_that_is_a_file_and_an_unknown_binary_type_stop_before_training(capsys: pytest.CaptureFixture[str],
+                                                                            tmp_path: Path) -> None:
+    taken = tmp_path / "news.txt"
+    taken.write_text("keep me", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", taken, "--no-progress")
+    assert_one_line_error(code, err, str(taken), "must be a folder")
+    assert taken.read_text(encoding="utf-8") == "keep me"
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", tmp_path / "run", "--binary", "CITY", "--no-progress")
+    assert_one_line_error(code, err, "'CITY' is not an entity type", "LOC, MISC, ORG, PER")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--patience", "-1", "argument --patience: must be >= 0, not -1"),
+    ("--lr", "nan", "argument --lr: must be > 0, not nan"),
+    ("--lr-decay", "0", "argument --lr-decay: must be in (0, 1), not 0"),
+    ("--clip", "-1", "argument --clip: must be >= 0"),
+    ("--hidden", "0", "argument --hidden: must be >= 1, not 0"),
+    ("--dropout-hidden", "1.0", "argument --dropout-hidden: must be in [0, 1), not 1.0"),
+    ("--weight-decay", "-1", "argument --weight-decay: must be >= 0"),
+    ("--epochs", "x", "argument --epochs: expected an integer, not 'x'"),
+])
+def test_train_options_out_of_range_are_named(capsys: pytest.CaptureFixture[str], option: str, value: str,
+                                              message: str) -> None:
+    code, out, err = run(capsys, "train", "--train", "a", "--dev", "b", option, value)
+    assert_one_line_error(code, err, message)
+    assert out == ""
 
 
 # ----------------------------------------------------------------------------- errors: one line, exit code 2

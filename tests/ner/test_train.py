@@ -66,6 +66,14 @@ def test_config_rejects_bad_values() -> None:
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+    with pytest.raises(ValueError, match="lr must be a positive number, not nan"):
+        TrainConfig(lr=float("nan"))
+    for name in ("patience", "clip", "weight_decay", "momentum"):
+        with pytest.raises(ValueError, match=f"{name} must be a number >= 0, not -1"):
+            TrainConfig(**{name: -1})
+    for decay in (0.0, 1.0, -2.0):
+        with pytest.raises(ValueError, match=r"lr_decay must be in \(0, 1\)"):
+            TrainConfig(lr_decay=decay)
     config = TrainConfig(epochs=3, optimizer="sgd", lr=0.1)
     assert TrainConfig.from_dict({**config.to_dict(), "unknown": 1}) == config
 
@@ -128,11 +136,51 @@ def test_keyboard_interrupt_stops_cleanly_and_keeps_the_best_model(tmp_path: Pat
                  save_best=lambda m, info: saved.append((info["epoch"], m.state_dict())), out_dir=tmp_path,
                  progress=False)
     assert [log.epoch for log in logs] == [1]
+    assert logs.interrupted
     assert [epoch for epoch, _ in saved] == [1]
     assert states_equal(saved[0][1], dev.states[0])
     assert states_equal(model.state_dict(), dev.states[0])  # epoch 2's updates were rolled back
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["epoch"] == 1
+
+
+def test_keyboard_interrupt_while_saving_keeps_the_saved_epoch_as_the_best(tmp_path: Path) -> None:
+    _, data = small_corpus()
+    model = small_model()
+    dev = FakeDev([0.5, 0.9, 0.95])
+    saved: list[int] = []
+
+    def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
+        if info["epoch"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the file of epoch 2 was being written (atomically)
+        saved.append(info["epoch"])
+
+    logs = train(model, data, TrainConfig(epochs=3, patience=0, batch_size=64), evaluate=dev, save_best=save_best,
+                 progress=False)
+    assert logs.interrupted and [log.epoch for log in logs] == [1]
+    assert saved == [1]
+    assert states_equal(model.state_dict(), dev.states[0])  # what the model file holds
+
+
+def test_keyboard_interrupt_in_the_first_epoch_leaves_an_earlier_run_as_it_was(tmp_path: Path) -> None:
+    _, data = small_corpus()
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    logs = train(small_model(), data, TrainConfig(epochs=3, batch_size=64), evaluate=FakeDev([], interrupt_at=1),
+                 out_dir=tmp_path, progress=False)
+    assert logs == [] and logs.interrupted
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"epoch": 1}\n'
+
+
+def test_progress_off_a_terminal_prints_one_line_per_epoch_and_no_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    _, data = small_corpus()
+    train(small_model(), data, TrainConfig(epochs=2, patience=0, batch_size=64), evaluate=FakeDev([0.5, 0.4]),
+          progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and "\r" not in captured.err
+    assert lines[0].startswith("epoch 1: loss ") and "dev F1 50.00 (best)" in lines[0]
+    assert lines[1].startswith("epoch 2: loss ") and lines[1].split("dev F1 ")[1].startswith("40.00,")
 
 
 def test_keyboard_interrupt_before_any_epoch_returns_no_logs() -> None:

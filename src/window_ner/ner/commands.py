@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import time
@@ -58,11 +59,18 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     """
     log = sys.stderr if log is None else log
     began = time.perf_counter()
-    columns = {"token_column": exp.token_column, "tag_column": exp.tag_column}
-    train_sents = load_conll(exp.train_path, **columns)
-    dev_sents = load_conll(exp.dev_path, **columns)
-    test_sents = load_conll(exp.test_path, **columns) if exp.test_path else None
-    gold_scheme = tagging.detect_scheme([s.tags for s in train_sents])
+    if exp.out is not None and exp.out.exists() and not exp.out.is_dir():
+        raise FileExistsError(f"{exp.out} is a file; the output must be a folder (it holds the model, "
+                              "metrics.jsonl and predictions)")
+    train_sents, gold_scheme = load_labelled(exp.train_path, exp.token_column, exp.tag_column)
+    dev_sents, dev_scheme = load_labelled(exp.dev_path, exp.token_column, exp.tag_column)
+    test_sents, test_scheme = (load_labelled(exp.test_path, exp.token_column, exp.tag_column)
+                               if exp.test_path else (None, None))
+    if exp.binary is not None:
+        types = sorted({tagging.tag_type(t) for s in train_sents for t in s.tags} - {"O"})
+        if exp.binary not in types:
+            raise ValueError(f"the binary type {exp.binary!r} is not an entity type of {exp.train_path}: "
+                             f"its types are {', '.join(types)}")
     rng = np.random.default_rng(exp.training.seed)
 
     vectors = None
@@ -91,8 +99,6 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
           f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
           file=log)
 
-    dev_scheme = tagging.detect_scheme([s.tags for s in dev_sents])  # once, not every epoch
-
     def evaluate_dev(current: WindowClassifier) -> dict[str, float]:
         return predict_and_score(tagger, dev_sents, dev_data, dev_scheme)[1].summary()
 
@@ -102,11 +108,13 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
 
     logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress)
     if not logs:  # train() ends without an epoch only when Ctrl-C came during the first one
-        raise KeyboardInterrupt("interrupted during the first epoch: no model was written")
-    results: dict[str, Any] = {"epochs": len(logs), "best_epoch": [e.epoch for e in logs if e.best][-1],
+        raise KeyboardInterrupt("interrupted during the first epoch: nothing was written")
+    results: dict[str, Any] = {"epochs": len(logs), "interrupted": logs.interrupted,
+                               "best_epoch": [e.epoch for e in logs if e.best][-1],
                                "train_seconds": round(sum(entry.seconds for entry in logs), 1),
                                "train_tokens_per_s": round(float(np.median([e.tokens_per_s for e in logs])))}
-    for name, sents, data, scheme in (("dev", dev_sents, dev_data, dev_scheme), ("test", test_sents, None, None)):
+    for name, sents, data, scheme in (("dev", dev_sents, dev_data, dev_scheme),
+                                      ("test", test_sents, None, test_scheme)):
         if sents is None:
             continue
         predicted, report = predict_and_score(tagger, sents, data, scheme)
@@ -118,6 +126,15 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     if exp.out is not None:
         (exp.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results, tagger
+
+
+def load_labelled(path: Path, token_column: int = 0, tag_column: int = -1) -> tuple[list[Sentence], str]:
+    """A labelled CoNLL file and its tag scheme; a tag that no scheme allows is reported at its file:line."""
+    sentences = load_conll(path, token_column=token_column, tag_column=tag_column, tag_check=tagging.check_tag)
+    try:
+        return sentences, tagging.detect_scheme([s.tags for s in sentences])
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 @dataclass
@@ -145,17 +162,20 @@ class Scores:
 
 def in_gold_scheme(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[str]],
                    gold_scheme: str | None = None) -> list[list[str]]:
-    """Predicted IOB2 tags rewritten in the scheme of the gold file (IOB1 for the CoNLL-2003 files).
+    """Predicted tags rewritten in the scheme and style of the gold file (IOB1 for the CoNLL-2003 files;
+    bare types like ``LOC`` where the gold file has them). A binary model's ``TYPE``/``O`` tags are read
+    as IO tags: a run of ``TYPE`` is one entity.
 
     Entity scores do not depend on it, but token accuracy and the written predictions do: conlleval
-    compares tags as strings.
+    compares tags as strings and reads entities from the prefixes.
     """
-    if tagger.encoder.binary_type is not None:
-        return predicted
+    source = OUTPUT_SCHEME if tagger.encoder.binary_type is None else "IO"
     gold_scheme = gold_scheme or tagging.detect_scheme([s.tags for s in sentences])
-    if gold_scheme == OUTPUT_SCHEME:
-        return predicted
-    return [tagging.convert(p, OUTPUT_SCHEME, gold_scheme) for p in predicted]
+    if gold_scheme != source:
+        predicted = [tagging.convert(p, source, gold_scheme) for p in predicted]
+    if gold_scheme == "IO" and any("-" not in tag for s in sentences for tag in s.tags if tag != "O"):
+        predicted = [[tagging.tag_type(tag) if tag != "O" else tag for tag in p] for p in predicted]  # bare style
+    return predicted
 
 
 def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: EncodedCorpus | None = None,
@@ -174,7 +194,7 @@ def score(tagger: Tagger, sentences: Sequence[Sentence], predicted: list[list[st
     binary_type = tagger.encoder.binary_type
     if binary_type is not None:
         gold = np.concatenate([[tagging.tag_type(t) == binary_type for t in s.tags] for s in sentences])
-        pred = np.concatenate([[t == binary_type for t in p] for p in predicted])
+        pred = np.concatenate([[tagging.tag_type(t) == binary_type for t in p] for p in predicted])
         return Scores(binary=metrics.binary_scores(gold, pred), label=binary_type)
     return Scores(entity=metrics.evaluate([s.tags for s in sentences], predicted))
 
@@ -197,6 +217,10 @@ def run_train(args: argparse.Namespace) -> int:
     )
     results, _ = run_experiment(exp)
     print(json.dumps(results))
+    if results["interrupted"]:
+        print(f"window-ner: interrupted after epoch {results['epochs']}: the model of epoch "
+              f"{results['best_epoch']} (best dev F1 so far) was written to {args.out}", file=sys.stderr)
+        return 130
     print(f"model written to {args.out}", file=sys.stderr)
     return 0
 
@@ -208,12 +232,16 @@ def _feature_names(text: str) -> tuple[str, ...]:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    to_stdout = args.output is not None and str(args.output) == "-"
+    if args.output is not None and not to_stdout and args.output.is_dir():  # before the work, not after
+        raise IsADirectoryError(errno.EISDIR, "is a folder; give --output a file name", str(args.output))
     tagger = Tagger.load(args.model)
     sentences = load_conll(args.data, token_column=args.token_column, tag_column=args.tag_column)
     predicted, report = predict_and_score(tagger, sentences)
     if args.output is not None:
-        write_conll(args.output, sentences, predicted)
-    print(json.dumps(report.summary()) if args.json else report.text())
+        write_conll(sys.stdout if to_stdout else args.output, sentences, predicted)
+    # with the predictions on stdout, the scores go to stderr
+    print(json.dumps(report.summary()) if args.json else report.text(), file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 
@@ -224,21 +252,36 @@ def run_tag(args: argparse.Namespace) -> int:
         raise ValueError("nothing to tag: give TEXT, --input FILE, or '-' to read stdin")
     tagger = Tagger.load(args.model)
     for text in _texts(args):
+        if args.format == "conll" and not text.strip():
+            continue  # blank lines would only add empty sentences
         print(format_entities(tagger, text, args.format), flush=True)
     return 0
 
 
 def _texts(args: argparse.Namespace) -> Iterator[str]:
-    if args.input is not None:
-        try:
-            yield args.input.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"{args.input}: not UTF-8 text ({error}); convert the file to UTF-8") from error
-    elif args.text == "-":
-        for line in sys.stdin:
-            yield line.rstrip("\n")
-    else:
+    """The texts to tag: the argument, or each line of --input or stdin (UTF-8; a byte-order mark and
+    Windows or old-Mac line ends are taken care of)."""
+    if args.input is None and args.text != "-":
         yield args.text
+        return
+    if args.input is not None:
+        with open(args.input, "rb") as stream:
+            yield from _utf8_lines(stream, str(args.input))
+    elif hasattr(sys.stdin, "buffer"):
+        yield from _utf8_lines(sys.stdin.buffer, "stdin")
+    else:  # stdin replaced by a text stream (in tests, or by an embedding program)
+        yield from (line.rstrip("\r\n") for line in sys.stdin)
+
+
+def _utf8_lines(stream: Any, name: str) -> Iterator[str]:
+    """Lines of a binary stream, decoded one by one so that an error names its line."""
+    for number, raw in enumerate(stream, 1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{name}:{number}: not UTF-8 text ({error.reason} at byte {error.start + 1}); "
+                             "convert it to UTF-8") from None
+        yield from text.rstrip("\r\n").split("\r")  # a lone CR ends a line too (old Mac files)
 
 
 def format_entities(tagger: Tagger, text: str, fmt: str) -> str:
@@ -276,6 +319,9 @@ def run_demo(args: argparse.Namespace) -> int:
     print("window-ner demo: training on the bundled sample corpus (random word vectors, capitalisation "
           "features, IOBES + Viterbi)", file=sys.stderr)
     results, tagger = run_experiment(exp)
+    if results["interrupted"]:
+        print(f"window-ner: interrupted after epoch {results['epochs']}", file=sys.stderr)
+        return 130
     print(f"\ndev F1 {100 * results['dev']['f1']:.2f}   test F1 {100 * results['test']['f1']:.2f}   "
           f"({results['seconds']:.1f} s)\n")
     for text in DEMO_SENTENCES:

@@ -45,7 +45,7 @@ class Entity:
 def model_path(path: str | Path) -> Path:
     """The model file inside a model folder (or the file itself)."""
     path = Path(path)
-    return path / MODEL_FILE if path.is_dir() or not path.suffix else path
+    return path / MODEL_FILE if path.is_dir() or (not path.suffix and not path.exists()) else path
 
 
 class Tagger:
@@ -97,6 +97,10 @@ class Tagger:
         if not target.exists():
             raise FileNotFoundError(f"no model at {target}: train one with 'window-ner train --out DIR'")
         tensors, metadata = nn.io.load(target)
+        for name, values in tensors.items():
+            if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+                raise nn.io.ModelFileError(f"{target}: tensor {name!r} holds NaN or infinite values: the file is "
+                                           "corrupted, or training diverged; train the model again")
         if metadata.get("format") != "window-ner model":
             raise nn.io.ModelFileError(f"{target}: not a window-ner model (no window-ner metadata)")
         try:

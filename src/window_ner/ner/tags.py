@@ -23,6 +23,7 @@ __all__ = [
     "allowed_ends",
     "allowed_starts",
     "allowed_transitions",
+    "check_tag",
     "convert",
     "detect_scheme",
     "from_spans",
@@ -89,6 +90,12 @@ def tag_type(tag: str) -> str:
     """The entity type of a tag ('B-PER' -> 'PER', bare 'PER' -> 'PER'), or 'O' for the outside tag."""
     prefix, kind = _split(tag)
     return "O" if prefix == "O" else kind
+
+
+def check_tag(tag: str) -> None:
+    """Raise ValueError unless some scheme can read ``tag`` (O, a bare type, or a B-/I-/E-/S-/L-/U- prefix and
+    a type)."""
+    _chunk_parse(tag)
 
 
 # ----- spans: conlleval's chunk rules -----

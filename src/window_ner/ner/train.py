@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -45,8 +46,13 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, not {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise ValueError(f"lr must be a positive number, not {self.lr}")
+        for name in ("patience", "clip", "weight_decay", "momentum"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a number >= 0, not {getattr(self, name)}")
+        if not 0 < self.lr_decay < 1:
+            raise ValueError(f"lr_decay must be in (0, 1), not {self.lr_decay}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +61,12 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class TrainLogs(list):
+    """The finished epochs' logs (a list of EpochLog), and whether Ctrl-C ended training early."""
+
+    interrupted: bool = False
 
 
 @dataclass
@@ -121,21 +133,21 @@ def train(
     save_best: Callable[[WindowClassifier, dict[str, Any]], None] | None = None,
     out_dir: str | Path | None = None,
     progress: bool = True,
-) -> list[EpochLog]:
+) -> TrainLogs:
     """Train ``model`` in place, keeping the parameters of the epoch with the best dev F1.
 
     ``evaluate(model)`` returns dev metrics with an "f1" key; without it every epoch counts as best.
     ``save_best(model, info)`` is called each time dev F1 improves (write the model file there).
-    One JSON line per epoch goes to ``out_dir/metrics.jsonl``. Ctrl-C stops at once and returns the
-    finished epochs' logs with the best parameters so far restored (none if it came during the first epoch).
+    One JSON line per epoch goes to ``out_dir/metrics.jsonl``, started afresh when the first epoch ends (so
+    an interrupted first epoch leaves an earlier run's files as they were). With ``progress``, a bar and one
+    line per epoch go to stderr (the bar only on a terminal). Ctrl-C stops at once and returns the finished
+    epochs' logs, marked ``interrupted``, with the best parameters so far restored (no logs if it came during
+    the first epoch).
     """
     rng = np.random.default_rng(config.seed)
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
     log_path = Path(out_dir) / "metrics.jsonl" if out_dir is not None else None
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text("")
-    logs: list[EpochLog] = []
+    logs = TrainLogs()
     best_f1, best_state, waited = -math.inf, None, 0
     n = len(train_data)
     n_batches = math.ceil(n / config.batch_size)
@@ -161,20 +173,22 @@ def train(
             f1 = dev["f1"] if dev is not None else -train_loss
             improved = f1 > best_f1
             if improved:
-                best_f1, best_state, waited = f1, model.state_dict(), 0
-                if save_best is not None:
+                if save_best is not None:  # first: a save cut short leaves best_state matching the file
                     save_best(model, {"epoch": epoch, "dev": dev})
+                best_f1, best_state, waited = f1, model.state_dict(), 0
             else:
                 waited += 1
             log = EpochLog(epoch, round(seconds, 3), round(n / seconds, 1), round(train_loss, 6),
                            optimizer.lr, dev, improved)
             logs.append(log)
             if log_path is not None:
-                with log_path.open("a") as handle:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                with log_path.open("w" if epoch == 1 else "a") as handle:
                     handle.write(json.dumps(asdict(log)) + "\n")
             if bar is not None:
-                bar.set_postfix(loss=f"{train_loss:.4f}", tok_s=f"{n / seconds:,.0f}",
-                                dev_f1="-" if dev is None else f"{100 * dev['f1']:.2f}")
+                dev_text = "" if dev is None else f", dev F1 {100 * dev['f1']:.2f}" + (" (best)" if improved else "")
+                bar.write(f"epoch {epoch}: loss {train_loss:.4f}{dev_text}, {n / seconds:,.0f} tokens/s",
+                          file=sys.stderr)
             if isinstance(schedule, nn.ReduceLROnPlateau):
                 schedule.step(f1)
             elif schedule is not None and not per_step:
@@ -182,8 +196,7 @@ def train(
             if config.patience and waited >= config.patience:
                 break
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.write("interrupted: keeping the best model so far")
+        logs.interrupted = True
     finally:
         if bar is not None:
             bar.close()
@@ -198,4 +211,5 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="batch", dynamic_ncols=True, leave=False)
+    # disable=None: no bar when stderr is not a terminal (a log file would fill with redraws)
+    return tqdm(total=total, unit="batch", dynamic_ncols=True, leave=False, disable=None, file=sys.stderr)
