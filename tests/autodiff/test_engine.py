@@ -450,3 +450,24 @@ def test_unbroadcast_refuses_a_gradient_with_fewer_axes_than_its_tensor() -> Non
 
     with pytest.raises(ValueError, match=r"shape \(4,\) cannot belong to a tensor of shape \(1, 4\)"):
         unbroadcast(np.ones(4), (1, 4))
+
+
+def test_in_place_update_under_no_grad_changes_the_tensor_itself() -> None:
+    weight = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    holder = {"W": weight}
+    (weight * weight).sum().backward()
+    with no_grad():
+        holder["W"] -= 0.5 * weight.grad  # the manual step of a torch tutorial
+        holder["W"] *= 2.0
+    assert holder["W"] is weight and weight.requires_grad
+    assert np.array_equal(weight.data, [0.0, 0.0])
+
+
+def test_in_place_update_in_a_graph_is_refused() -> None:
+    weight = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    name = weight
+    with pytest.raises(RuntimeError, match="inside no_grad"):
+        name += 1.0
+    data = Tensor(np.array([1.0, 2.0]))
+    data /= 2.0  # a tensor outside any gradient may change in place
+    assert np.array_equal(data.data, [0.5, 1.0])

@@ -319,3 +319,20 @@ def test_softmax_cross_entropy_rejects_bad_arguments(targets: np.ndarray, reduct
                                                       message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ops.softmax_cross_entropy(Tensor(LOGITS), targets, reduction)
+
+
+def test_power_gradient_is_zero_where_the_derivative_is_zero() -> None:
+    base = Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (base ** 0.0).sum().backward()
+    assert np.array_equal(base.grad, [0.0, 0.0])  # d(a^0)/da = 0, also at a = 0
+    zero, exponent = Tensor(np.array([0.0]), requires_grad=True), Tensor(np.array([2.0]), requires_grad=True)
+    (zero ** exponent).sum().backward()
+    assert np.array_equal(exponent.grad, [0.0]) and np.array_equal(zero.grad, [0.0])  # d(0^b)/db = 0
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("axis", [2, -3, (0, 2)])
+def test_reductions_refuse_an_axis_past_the_tensor(reduce: str, axis: object) -> None:
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="out of bounds for a tensor of 2 dimensions"):
+        getattr(x, reduce)(axis=axis)

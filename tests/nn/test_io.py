@@ -244,3 +244,25 @@ def test_atomic_write_refuses_a_folder(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(IsADirectoryError, match="is a folder; give a file name"), io.open_atomic(name, "w"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_a_0d_tensor_keeps_its_shape(tmp_path: Path) -> None:
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.temperature = nn.Parameter(np.array(1.5, dtype=np.float32))
+
+    path = io.save(tmp_path / "t.safetensors", {"t": np.array(1.5)})
+    assert io.load(path)[0]["t"].shape == ()
+    io.save_module(tmp_path / "m.safetensors", Scaled())
+    restored = Scaled()
+    restored.temperature.data[...] = 0
+    io.load_state(tmp_path / "m.safetensors", restored)
+    assert restored.temperature.data == np.float32(1.5)
+
+
+def test_the_header_entry_name_cannot_name_a_tensor(tmp_path: Path) -> None:
+    path = io.save(tmp_path / "m.safetensors", {"w": np.ones(2)})
+    with pytest.raises(ValueError, match="__metadata__"):
+        io.save(path, {"__metadata__": np.ones(2), "w": np.zeros(2)})
+    assert np.array_equal(io.load(path)[0]["w"], np.ones(2))  # the good file is untouched

@@ -128,3 +128,11 @@ def test_max_margin_several_corrupt_windows_each() -> None:
     out = nn.max_margin(s, s_c, margin=1.0, reduction="none")
     np.testing.assert_allclose(out.data, [[0.5, 1.5], [0.0, 0.5]])
     assert gradcheck(lambda a, b: nn.max_margin(a, b, reduction="sum"), [s, s_c])
+
+
+def test_cross_entropy_with_every_position_ignored_is_nan_with_a_zero_gradient() -> None:
+    logits = Tensor(LOGITS, requires_grad=True)
+    loss = nn.cross_entropy(logits, np.full(len(LOGITS), -100), ignore_index=-100)
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert np.array_equal(logits.grad, np.zeros_like(LOGITS))  # one padding-only batch must not poison a model

@@ -294,6 +294,23 @@ def test_reduce_lr_on_plateau_mode_max() -> None:
     assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
 
 
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_reduce_lr_on_plateau_matches_torch_also_for_negative_metrics(mode: str) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        metrics = list(-1.0 + rng.choice([0.0, 5e-5, 2e-4, -5e-5, -2e-4], size=12).cumsum())
+        optimizer = optimizer_with_lr(1.0)
+        ours = nn.ReduceLROnPlateau(optimizer, mode=mode, factor=0.5, patience=1, threshold=1e-4)
+        reference = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(reference, mode=mode, factor=0.5, patience=1,
+                                                            threshold=1e-4)
+        for metric in metrics:
+            ours.step(metric)
+            theirs.step(metric)
+            assert optimizer.lr == pytest.approx(reference.param_groups[0]["lr"]), metrics
+
+
 # ----------------------------------------------------------------------------- optimiser state
 
 def test_optimizer_state_dict_resumes_identically() -> None:

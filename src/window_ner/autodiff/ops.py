@@ -81,8 +81,10 @@ def power(a: Any, b: Any) -> Tensor:
     out = av**bv
 
     def rule(g: np.ndarray) -> tuple:
-        ga = g * bv * av ** (bv - 1) if need_a else None
-        gb = g * out * np.log(av) if need_b else None
+        # where the derivative is 0 (b = 0; a = 0 for the exponent), 0 * inf would give NaN: say 0, as torch
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g * np.where(bv == 0, 0, bv * av ** (bv - 1)) if need_a else None
+            gb = g * np.where(av == 0, 0, out * np.log(np.where(av == 0, 1, av))) if need_b else None
         return ga, gb
 
     return make(out, (a, b), rule, "pow")
@@ -236,11 +238,15 @@ def clip(a: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
 # ----------------------------------------------------------------------------- reductions
 
 def _normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Reduced axes as sorted non-negative ints; an axis past the array's raises as NumPy does."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
-        return (axis % ndim if ndim else 0,)
-    return tuple(builtins.sorted(ax % ndim if ndim else 0 for ax in axis))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    bound = builtins.max(ndim, 1)  # a 0-d tensor takes axis 0 or -1, as before
+    for ax in axes:
+        if not -bound <= ax < bound:
+            raise ValueError(f"axis {ax} is out of bounds for a tensor of {ndim} dimensions")
+    return tuple(builtins.sorted(ax % bound if ndim else 0 for ax in axes))
 
 
 def _restore_axes(g: np.ndarray, axes: tuple[int, ...], keepdims: bool, ndim: int) -> np.ndarray:

@@ -185,6 +185,27 @@ class Tensor:
         self._seq = next(_birth)
         self.name = name
 
+    # ----- in-place updates: torch's manual step ``p -= lr * p.grad`` inside no_grad() -----
+    def _in_place(self, other: Any, ufunc: np.ufunc) -> Tensor:
+        if is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+            # the graph would not see the change (and a rebound name would drop a module's parameter)
+            raise RuntimeError("in-place update of a tensor that takes part in a gradient: do it inside "
+                               "no_grad(), as an optimiser step does, or write x = x - y for a new tensor")
+        ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data)
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._in_place(other, np.add)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._in_place(other, np.subtract)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._in_place(other, np.multiply)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._in_place(other, np.true_divide)
+
     # ----- array-like attributes -----
     @property
     def shape(self) -> tuple[int, ...]:

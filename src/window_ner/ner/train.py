@@ -136,7 +136,8 @@ def train(
 ) -> TrainLogs:
     """Train ``model`` in place, keeping the parameters of the epoch with the best dev F1.
 
-    ``evaluate(model)`` returns dev metrics with an "f1" key; without it every epoch counts as best.
+    ``evaluate(model)`` returns dev metrics with an "f1" key; without it, an epoch is best when its training
+    loss is the lowest so far (early stopping and the restored parameters then follow the training loss).
     ``save_best(model, info)`` is called each time dev F1 improves (write the model file there).
     One JSON line per epoch goes to ``out_dir/metrics.jsonl``, started afresh when the first epoch ends (so
     an interrupted first epoch leaves an earlier run's files as they were). With ``progress``, a bar and one

@@ -106,10 +106,13 @@ def save(path: str | os.PathLike, tensors: Mapping[str, Any],
     for name, value in tensors.items():
         if not isinstance(name, str):
             raise TypeError(f"tensor names must be strings, not {type(name).__name__} ({name!r})")
+        if name == "__metadata__":
+            raise ValueError("'__metadata__' is the safetensors header's own entry and cannot name a tensor")
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype not in _SAVABLE:
             raise TypeError(f"tensor {name!r} has dtype {array.dtype}, which safetensors cannot store")
-        arrays[name] = np.ascontiguousarray(array)  # safetensors copies raw memory: it must be contiguous
+        # safetensors copies raw memory: it must be contiguous (not ascontiguousarray: it makes 0-d arrays 1-d)
+        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
     try:
         encoded = json.dumps(dict(metadata or {}), default=_json_default, allow_nan=True)
     except (TypeError, ValueError) as exc:

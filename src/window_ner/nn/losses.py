@@ -31,8 +31,8 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
 
     ``targets`` are class ids of shape ``logits.shape[:-1]``. With class weights w (shape (C,)) or an
     ``ignore_index``, each position i counts with w_i = weight[target_i] (0 if ignored): "mean" is
-    sum(w_i l_i) / sum(w_i) (NaN when every position is ignored, as torch), "sum" is sum(w_i l_i), "none"
-    gives w_i l_i per position.
+    sum(w_i l_i) / sum(w_i) (NaN when every position is ignored, with a zero gradient, as torch), "sum" is
+    sum(w_i l_i), "none" gives w_i l_i per position.
     """
     _check_reduction(reduction)
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
@@ -55,7 +55,9 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
     if reduction == "sum":
         return total
     denominator = float(w.sum())
-    return total * (1.0 / denominator if denominator else np.nan)
+    if not denominator:  # every position ignored: the loss is NaN (as torch) but the gradient is zero
+        return total * 0.0 + np.nan
+    return total * (1.0 / denominator)
 
 
 def binary_cross_entropy_with_logits(scores: Tensor, targets: Any, reduction: str = "mean") -> Tensor:

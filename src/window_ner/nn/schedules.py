@@ -61,7 +61,7 @@ class ReduceLROnPlateau:
     """Multiply lr by ``factor`` once the metric has not improved for more than ``patience`` calls.
 
     As torch.optim.lr_scheduler.ReduceLROnPlateau with threshold_mode="rel": in mode "max" (dev F1) a value
-    improves on the best if it exceeds best + threshold * |best| ("min": below best - threshold * |best|).
+    improves on the best if it exceeds best * (1 + threshold) ("min": below best * (1 - threshold)).
     After a reduction, ``cooldown`` calls pass before bad calls count again; lr never goes below ``min_lr``.
     """
 
@@ -79,8 +79,10 @@ class ReduceLROnPlateau:
         self.cooldown_counter = 0
 
     def _improves(self, value: float) -> bool:
-        margin = self.threshold * abs(self.best) if math.isfinite(self.best) else 0.0
-        return value > self.best + margin if self.mode == "max" else value < self.best - margin
+        # torch's own test, also for negative metrics (where best * (1 + threshold) lies below best)
+        if self.mode == "max":
+            return value > self.best * (1.0 + self.threshold)
+        return value < self.best * (1.0 - self.threshold)
 
     def step(self, metric: float) -> float:
         """Record the epoch's metric; reduce lr if it has stalled; returns the learning rate."""
