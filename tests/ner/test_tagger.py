@@ -276,3 +276,10 @@ def test_viterbi_output_read_tag_by_tag_equals_span_conversion() -> None:
     assert slow.encoder.scheme == "IOBES"
     assert any(tag.startswith(("E-", "S-")) for tag in names)  # the mapping is really exercised
     assert fast.predict(sentences) == expected
+
+
+def test_predict_refuses_a_string_where_tokens_are_expected() -> None:
+    tagger = Tagger.load(multiclass_model().folder)
+    for wrong in ("Angela Merkel", ["Angela Merkel"]):
+        with pytest.raises(TypeError, match="lists of tokens"):
+            tagger.predict(wrong)

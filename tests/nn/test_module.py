@@ -143,3 +143,30 @@ def test_repr_shows_the_tree() -> None:
     text = repr(Block(np.random.default_rng(0)))
     assert "(inner): Linear(in_features=3, out_features=4, bias=True)" in text
     assert "(heads.1): Linear(in_features=4, out_features=1, bias=False)" in text
+
+
+def test_parameters_in_nested_lists_and_dicts_are_found() -> None:
+    class Heads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = [[nn.Linear(2, 2, rng=0)], (nn.Linear(2, 1, rng=1),)]
+            self.heads = {"ner": nn.Linear(2, 3, rng=2), "extra": [nn.Dropout(0.5)]}
+
+    model = Heads()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["blocks.0.0.W", "blocks.0.0.b", "blocks.1.0.W", "blocks.1.0.b", "heads.ner.W", "heads.ner.b"]
+    model.eval()
+    assert not model.heads["extra"][0].training
+
+
+def test_a_sequential_subclass_keeps_what_it_adds() -> None:
+    class Scaled(nn.Sequential):
+        def __init__(self) -> None:
+            super().__init__(nn.Linear(2, 2, rng=0))
+            self.scale = nn.Parameter(np.ones(1, dtype=np.float32))
+            self.drop = nn.Dropout(0.5)
+
+    model = Scaled()
+    assert [name for name, _ in model.named_parameters()] == ["0.W", "0.b", "scale"]
+    model.eval()
+    assert not model.drop.training

@@ -150,6 +150,9 @@ class Tagger:
         return self._predict_encoded(data)[0]
 
     def _predict(self, token_lists: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
+        if isinstance(token_lists, str) or any(isinstance(tokens, str) for tokens in token_lists):
+            raise TypeError("predict() takes lists of tokens, one list per sentence (a string would be read "
+                            "character by character); call the tagger on raw text: tagger(text)")
         return self._predict_encoded(self.encoder.encode(token_lists))
 
     def _predict_encoded(self, data: EncodedCorpus) -> tuple[list[list[str]], list[np.ndarray]]:

@@ -39,15 +39,25 @@ class IncompatibleKeys(NamedTuple):
 
 
 def _members(value: Any) -> Iterator[tuple[str, Any]]:
-    """(suffix, item) for the Modules and Parameters inside a list or tuple attribute."""
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            if isinstance(item, (Module, Parameter)):
-                yield str(i), item
+    """(dotted suffix, item) for the Modules and Parameters inside a list, tuple or dict attribute, at any
+    depth (``blocks[1][0]`` is "1.0", ``heads["ner"]`` is "ner")."""
+    if isinstance(value, dict):
+        items: Iterator[tuple[str, Any]] = ((str(key), item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((str(i), item) for i, item in enumerate(value))
+    else:
+        return
+    for suffix, item in items:
+        if isinstance(item, (Module, Parameter)):
+            yield suffix, item
+        else:
+            for inner, found in _members(item):
+                yield f"{suffix}.{inner}", found
 
 
 class Module:
-    """Base class: parameters and submodules are found in the instance's attributes (and lists of them).
+    """Base class: parameters and submodules are found in the instance's attributes (and in lists, tuples and
+    dicts of them, nested).
 
     Subclasses set attributes in ``__init__`` (after ``super().__init__()``) and define ``forward``;
     calling the module calls ``forward``. Attribute order is the order of ``parameters()``.
@@ -225,3 +235,6 @@ class ModuleList(Module):
     def _direct(self) -> Iterator[tuple[str, Any]]:
         for i, module in enumerate(self._items):
             yield str(i), module
+        for name, value in super()._direct():  # what a subclass adds beside the items
+            if not name.startswith("_items."):
+                yield name, value
