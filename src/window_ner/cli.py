@@ -18,6 +18,7 @@ examples:
   window-ner evaluate --model runs/glove --data test.txt --output predictions.conll
   window-ner tag --model runs/glove "Angela Merkel flew from Berlin to Paris on Tuesday."
   cat news.txt | window-ner tag --model runs/glove - --format jsonl
+  window-ner tag --model runs/glove --conll tokens.conll > tagged.conll
 """
 
 
@@ -83,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a tagger on CoNLL files", formatter_class=_Formatter,
         description="Train the window classifier on CoNLL data, choosing the epoch by dev entity F1. "
         "With only --train and --dev it trains the best configuration we found: IOBES tags, "
-        "capitalisation features, hidden 300 tanh, dropout 0.2/0.5, Adam, constrained Viterbi decoding.",
+        "capitalisation features, hidden 300 tanh, dropout 0.2/0.5, Adam, constrained Viterbi decoding. "
+        "Prints one line per epoch and the conlleval tables on stderr, the results as JSON on stdout; "
+        "Ctrl-C keeps the best model so far and exits with 130.",
+        epilog="example:\n  window-ner train --train train.txt --dev dev.txt --test test.txt "
+        "--vectors glove.6B.50d.txt.gz --out runs/glove",
     )
     data = train.add_argument_group("data")
     data.add_argument("--train", required=True, type=Path, help="training file (CoNLL columns)")
@@ -137,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="score a model on a labelled CoNLL file", formatter_class=_Formatter,
         description="Entity-level precision, recall and F1, counted exactly as conlleval counts them.",
+        epilog="example:\n  window-ner evaluate --model runs/glove --data test.txt --output - | perl conlleval.pl",
     )
     evaluate.add_argument("--model", required=True, type=Path, help="model folder or .safetensors file")
     evaluate.add_argument("--data", required=True, type=Path, help="labelled CoNLL file")
@@ -150,11 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     tag = commands.add_parser(
         "tag", help="tag raw text", formatter_class=_Formatter,
         description="Tag raw text given as an argument, read from a file, or streamed from stdin ('-') "
-        "line by line.",
+        "line by line; or a pre-tokenised CoNLL file.",
+        epilog='examples:\n  window-ner tag --model runs/glove "Angela Merkel flew to Paris."\n'
+        "  cat news.txt | window-ner tag --model runs/glove - --format jsonl\n"
+        "  window-ner tag --model runs/glove --conll tokens.conll > tagged.conll",
     )
     tag.add_argument("--model", required=True, type=Path, help="model folder or .safetensors file")
     tag.add_argument("text", nargs="?", help="text to tag, or '-' to read stdin line by line")
     tag.add_argument("--input", type=Path, help="a UTF-8 text file to tag, each line as one text (as with '-')")
+    tag.add_argument("--conll", type=Path, metavar="FILE",
+                     help="a pre-tokenised CoNLL file (tokens in --token-column, no tags needed): written to "
+                     "stdout with a predicted tag column added")
+    tag.add_argument("--token-column", type=int, default=0, help="column of the tokens, with --conll")
     tag.add_argument("--format", choices=["inline", "jsonl", "conll"], default="inline",
                      help="inline: [Paris LOC]; jsonl: one JSON object of entities per line; conll: token tag")
 

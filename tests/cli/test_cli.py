@@ -290,6 +290,21 @@ def test_tag_stdin_that_is_not_utf8_names_the_line(capsys: pytest.CaptureFixture
     assert json.loads(out)["text"] == "Paris is nice."  # the good line before it was tagged
 
 
+def test_tag_a_pre_tokenised_conll_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    gold = load_conll(sample_corpus("dev"))[:20]
+    tokens_only = tmp_path / "tokens.conll"
+    tokens_only.write_text("".join("\n".join(s.tokens) + "\n\n" for s in gold), encoding="utf-8")
+    code, out, err = run(capsys, "tag", "--model", model_dir(), "--conll", tokens_only)
+    assert code == 0, err
+    written = tmp_path / "tagged.conll"
+    written.write_text(out, encoding="utf-8")
+    tagged = load_conll(written)
+    assert [s.tokens for s in tagged] == [s.tokens for s in gold]
+    from window_ner.ner.tagger import Tagger
+
+    assert [s.tags for s in tagged] == Tagger.load(model_dir()).predict([s.tokens for s in gold])
+
+
 def test_tag_reads_stdin_line_by_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     lines = [TEXT, "", "Brazil beat Germany in Sao Paulo."]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))

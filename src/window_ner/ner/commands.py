@@ -246,11 +246,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_tag(args: argparse.Namespace) -> int:
-    if args.text is not None and args.input is not None:
-        raise ValueError("give the text either as an argument or with --input, not both")
-    if args.text is None and args.input is None:
-        raise ValueError("nothing to tag: give TEXT, --input FILE, or '-' to read stdin")
+    given = [args.text is not None, args.input is not None, args.conll is not None]
+    if sum(given) > 1:
+        raise ValueError("give one input: TEXT, --input FILE or --conll FILE")
+    if not any(given):
+        raise ValueError("nothing to tag: give TEXT, --input FILE, --conll FILE, or '-' to read stdin")
     tagger = Tagger.load(args.model)
+    if args.conll is not None:
+        sentences = load_conll(args.conll, token_column=args.token_column, tag_column=None)
+        write_conll(sys.stdout, sentences, tagger.predict([s.tokens for s in sentences]))
+        return 0
     for text in _texts(args):
         if args.format == "conll" and not text.strip():
             continue  # blank lines would only add empty sentences
