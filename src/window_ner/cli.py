@@ -22,24 +22,22 @@ examples:
 """
 
 
-def _number(kind: type, low: float, high: float = math.inf, low_open: bool = False,
-            high_open: bool = True) -> Callable[[str], Any]:
-    """An argparse type: a ``kind`` number within the bounds, else argparse names the option."""
+def _number(kind: type, low: float, high: float = math.inf, low_open: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` number from ``low`` (excluded if ``low_open``) up to ``high`` (excluded),
+    else argparse names the option."""
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
                                              f"not {text!r}") from None
-        above = value > low if low_open else value >= low
-        below = value < high if high_open else value <= high
-        if not (above and below):  # also catches nan
-            left, right = "(" if low_open else "[", ")" if high_open else "]"
-            bound = f"> {low:g}" if low_open else f">= {low:g}"
-            span = bound if high == math.inf else f"in {left}{low:g}, {high:g}{right}"
+        if not ((value > low if low_open else value >= low) and value < high):  # also catches nan
+            if high == math.inf:
+                span = f"> {low:g}" if low_open else f">= {low:g}"
+            else:
+                span = f"in {'(' if low_open else '['}{low:g}, {high:g})"
             raise argparse.ArgumentTypeError(f"must be {span}, not {text}")
         return value
-    parse.__name__ = kind.__name__  # what argparse calls the type in its messages
     return parse
 
 

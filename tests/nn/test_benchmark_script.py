@@ -3,27 +3,18 @@ its hand-written NumPy floor computes the gradients our engine computes."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
+from tests._benchmarks import load_benchmark
 from window_ner import nn
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_train_step.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(SCRIPT.parent))  # as when run: the scripts import their sibling modules
-    spec = importlib.util.spec_from_file_location("bench_train_step", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_train_step")
 
 
 def distinct_word_ids(batches: list) -> float:
