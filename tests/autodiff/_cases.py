@@ -1,5 +1,9 @@
 """The table of gradient-check cases: op name -> cases, for every op and operator of the engine.
 
+Every primitive registered with ``@primitive`` (window_ner.autodiff.registry.PRIMITIVES) needs cases under
+its name, and every operator it is bound to needs cases under the operator's symbol (``OPERATORS``):
+``uncovered()`` lists what lacks them, and test_ops_gradcheck.py fails while that list is not empty.
+
 A case is a function of tensors, the float64 values to feed it (every one becomes a leaf that requires a
 gradient), and optionally a NumPy reference for the forward value. Input values keep clear of the points
 where an op is not differentiable (ties, kinks, clip boundaries, the edge of a domain) by at least 0.1, far
@@ -11,15 +15,21 @@ in float32 and float64 (test_dtype.py) without NumPy promoting the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from window_ner.autodiff import functional, ops
+from window_ner.autodiff.registry import PRIMITIVES, Primitive
 from window_ner.autodiff.tensor import Tensor
 
-OPERATORS = ("+", "-", "*", "/", "**", "@", "unary -", ".T", "[]")
+# Tensor attribute a primitive is bound to -> the name its cases are listed under (as the user writes it).
+OPERATORS: dict[str, str] = {
+    "__add__": "+", "__radd__": "+", "__sub__": "-", "__rsub__": "-", "__mul__": "*", "__rmul__": "*",
+    "__truediv__": "/", "__rtruediv__": "/", "__pow__": "**", "__rpow__": "**", "__matmul__": "@",
+    "__rmatmul__": "@", "__neg__": "unary -", "__getitem__": "[]", "T": ".T",
+}
 
 UNARY_SHAPES: list[tuple[int, ...]] = [(), (3,), (2, 3)]
 BINARY_SHAPES: list[tuple[tuple[int, ...], tuple[int, ...]]] = [
@@ -359,3 +369,20 @@ for _label, _shape, _axis in (("(2,3) axis -1", (2, 3), -1), ("(2,3) axis 0", (2
              lambda v, ax=_axis: np.exp(v - _logsumexp_reference(v, ax, True)))
 
 ALL_CASES: list[Case] = [case for cases in CASES.values() for case in cases]
+
+
+def uncovered(table: Mapping[str, Primitive] = PRIMITIVES) -> list[str]:
+    """What in the registry has no gradient-check case: a primitive (by name), an operator or property it is
+    bound to (by symbol, see OPERATORS), or a method taking spread-out arguments (a case labelled "method")."""
+    missing = []
+    for entry in table.values():
+        if not CASES.get(entry.name):
+            missing.append(entry.name)
+        elif entry.varargs and not any(case.label.startswith("method") for case in CASES[entry.name]):
+            missing.append(f"{entry.name} (a case labelled 'method ...' for t.{entry.methods[0]}(*args))")
+        for attr in filter(None, (*entry.operators, entry.reflected, entry.attribute)):
+            symbol = OPERATORS.get(attr)
+            if symbol is None or not CASES.get(symbol):
+                missing.append(f"Tensor.{attr} of {entry.name} ({symbol!r} in CASES)" if symbol else
+                               f"Tensor.{attr} of {entry.name} (no symbol for it in OPERATORS)")
+    return missing

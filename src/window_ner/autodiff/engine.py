@@ -51,6 +51,42 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return sorted(seen.values(), key=lambda node: node._seq)
 
 
+def _seed(root: Tensor, gradient: Any) -> np.ndarray:
+    """The upstream gradient backward starts from: ``gradient`` checked against root, or 1 for one element."""
+    if not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require a gradient: no leaf to reach")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {root.shape} needs an upstream gradient of that shape"
+            )
+        seed = np.array(1, dtype=root.data.dtype).reshape(root.data.shape)  # cheaper than np.ones
+    else:
+        seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
+        if seed.shape != root.data.shape:
+            raise ValueError(f"upstream gradient has shape {seed.shape}, the tensor has shape {root.shape}")
+    return seed
+
+
+def _store(leaves: dict[Tensor, Any], seed: np.ndarray) -> None:
+    """Add each leaf's gradient into its ``.grad``, as an array of its own: the caller's seed, an array that
+    another leaf got too and a view of a bigger array are copied."""
+    stored = {id(seed)}
+    for leaf, grad in leaves.items():
+        if isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
+            grad = np.array(grad)
+        if leaf.grad is None:
+            if isinstance(grad, np.ndarray):
+                if grad.base is not None or id(grad) in stored:
+                    grad = grad.copy()
+                stored.add(id(grad))
+            leaf.grad = grad
+        elif isinstance(leaf.grad, np.ndarray) and isinstance(grad, np.ndarray):
+            leaf.grad += grad
+        else:  # a row-sparse gradient on either side (RowSparseGrad adds to arrays from both sides)
+            leaf.grad = leaf.grad + grad
+
+
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``, adding d(root)/d(leaf) (times ``gradient``) into each leaf's ``.grad``.
 
@@ -59,18 +95,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     to start afresh. The graph is released as it is walked, so its memory returns at once; pass
     ``retain_graph=True`` to walk the same graph again (a second walk without it raises RuntimeError).
     """
-    if not root.requires_grad:
-        raise RuntimeError("backward() on a tensor that does not require a gradient: no leaf to reach")
-    if gradient is None:
-        if root.data.size != 1:
-            raise RuntimeError(
-                f"backward() on a tensor of shape {root.shape} needs an upstream gradient of that shape"
-            )
-        seed = np.array(1, dtype=root.data.dtype).reshape(root.data.shape)  # np.ones is 3x slower
-    else:
-        seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
-        if seed.shape != root.data.shape:
-            raise ValueError(f"upstream gradient has shape {seed.shape}, the tensor has shape {root.shape}")
+    seed = _seed(root, gradient)
     # Interior nodes wait in a heap, youngest first, with their summed upstream gradient in ``grads``.
     # Leaves have no rule to run, so their gradients are only summed, and stored once the walk is over.
     # Both dicts are keyed by the tensors themselves: a Tensor hashes by identity (it defines no __eq__).
@@ -85,8 +110,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     while pending:
         node = heappop(pending)[1]
         upstream = grads.pop(node)
-        # Every rule returns one gradient per parent (each op's gradient check would fail otherwise); zip's
-        # strict= keyword alone costs about 0.1 us per node here.
+        # Every rule returns one gradient per parent (each op's gradient check would fail otherwise), so zip
+        # goes without strict=, which would add its cost to every node.
         for parent, grad in zip(node._parents, node._backward(upstream)):  # noqa: B905
             if grad is None or parent is None or not parent.requires_grad:
                 continue
@@ -109,22 +134,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         if not retain_graph:
             node._parents = ()
             node._backward = _released
-    # Store each leaf's gradient, as an array of its own: the caller's seed, an array that another leaf got
-    # too and a view of a bigger array are copied.
-    stored = {id(seed)}
-    for leaf, grad in leaves.items():
-        if isinstance(grad, np.generic):  # a reduction to 0-d gives a NumPy scalar; leaves hold arrays
-            grad = np.array(grad)
-        if leaf.grad is None:
-            if isinstance(grad, np.ndarray):
-                if grad.base is not None or id(grad) in stored:
-                    grad = grad.copy()
-                stored.add(id(grad))
-            leaf.grad = grad
-        elif isinstance(leaf.grad, np.ndarray) and isinstance(grad, np.ndarray):
-            leaf.grad += grad
-        else:  # a row-sparse gradient on either side (RowSparseGrad adds to arrays from both sides)
-            leaf.grad = leaf.grad + grad
+    _store(leaves, seed)
 
 
 Tensor.backward = backward  # t.backward(...) is this function itself: no wrapper call on the hot path

@@ -24,6 +24,46 @@ def _as_tensors(inputs: Tensor | Sequence[Tensor]) -> list[Tensor]:
     return [inputs] if isinstance(inputs, Tensor) else list(inputs)
 
 
+def _check_directions(i: int, x: np.ndarray, original: np.ndarray, analytic: np.ndarray,
+                      loss: Callable[[], float], rng: np.random.Generator, eps: float, rtol: float, atol: float,
+                      directions: int) -> None:
+    """Along random directions d, the central difference of ``loss`` must equal <analytic, d>."""
+    for k in range(directions):
+        d = rng.standard_normal(x.shape)
+        x[...] = original + eps * d
+        up = loss()
+        x[...] = original - eps * d
+        down = loss()
+        x[...] = original
+        numeric = (up - down) / (2 * eps)
+        exact = float(np.sum(analytic * d))
+        if not np.isclose(exact, numeric, rtol=rtol, atol=atol * max(1.0, float(np.abs(d).sum()))):
+            raise GradcheckError(
+                f"input {i} {tuple(x.shape)}: along random direction {k} the engine gives {exact!r}, "
+                f"finite differences give {numeric!r}"
+            )
+
+
+def _check_entries(i: int, x: np.ndarray, original: np.ndarray, analytic: np.ndarray,
+                   loss: Callable[[], float], eps: float, rtol: float, atol: float) -> None:
+    """Entry by entry, the central difference of ``loss`` must equal the analytic gradient."""
+    numeric_grad = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        x[index] = original[index] + eps
+        up = loss()
+        x[index] = original[index] - eps
+        down = loss()
+        x[index] = original[index]
+        numeric_grad[index] = (up - down) / (2 * eps)
+    error = np.abs(analytic - numeric_grad) - rtol * np.abs(numeric_grad)
+    worst = np.unravel_index(int(np.argmax(error)), x.shape) if x.ndim else ()
+    if error[worst] > atol:
+        raise GradcheckError(
+            f"input {i} {tuple(x.shape)}: worst entry {tuple(int(j) for j in worst)}: engine "
+            f"{analytic[worst]!r}, finite differences {numeric_grad[worst]!r}"
+        )
+
+
 def gradcheck(
     f: Callable[..., Tensor],
     inputs: Tensor | Sequence[Tensor],
@@ -68,36 +108,9 @@ def gradcheck(
         x = tensors[i].data
         original = x.copy()
         try:
-            for k in range(directions):
-                d = rng.standard_normal(x.shape)
-                x[...] = original + eps * d
-                up = loss()
-                x[...] = original - eps * d
-                down = loss()
-                x[...] = original
-                numeric = (up - down) / (2 * eps)
-                exact = float(np.sum(analytic[i] * d))
-                if not np.isclose(exact, numeric, rtol=rtol, atol=atol * max(1.0, float(np.abs(d).sum()))):
-                    raise GradcheckError(
-                        f"input {i} {tuple(x.shape)}: along random direction {k} the engine gives {exact!r}, "
-                        f"finite differences give {numeric!r}"
-                    )
+            _check_directions(i, x, original, analytic[i], loss, rng, eps, rtol, atol, directions)
             if x.size <= max_entries:
-                numeric_grad = np.empty(x.shape)
-                for index in np.ndindex(x.shape):
-                    x[index] = original[index] + eps
-                    up = loss()
-                    x[index] = original[index] - eps
-                    down = loss()
-                    x[index] = original[index]
-                    numeric_grad[index] = (up - down) / (2 * eps)
-                error = np.abs(analytic[i] - numeric_grad) - rtol * np.abs(numeric_grad)
-                worst = np.unravel_index(int(np.argmax(error)), x.shape) if x.ndim else ()
-                if error[worst] > atol:
-                    raise GradcheckError(
-                        f"input {i} {tuple(x.shape)}: worst entry {tuple(int(j) for j in worst)}: engine "
-                        f"{analytic[i][worst]!r}, finite differences {numeric_grad[worst]!r}"
-                    )
+                _check_entries(i, x, original, analytic[i], loss, eps, rtol, atol)
         finally:
             x[...] = original
     return True

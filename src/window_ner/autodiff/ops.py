@@ -4,25 +4,21 @@ A rule receives the upstream gradient ``g`` (the shape of the op's output) and r
 gradient per parent: upstream x local gradient. Rules may return gradients in the output's (broadcast)
 shape; the engine sums them back to each parent's shape in one place (``engine.unbroadcast``). A rule skips
 work for operands that need no gradient (``None``), so data inputs cost nothing on the way back.
+
+Each op is registered with ``@primitive``, which binds it onto Tensor as its operator or method; the shape
+ops live in shapes.py and are re-exported here, so ``__all__`` (derived from the table) names them all.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from window_ner.autodiff.registry import exported, primitive
+from window_ner.autodiff.shapes import *  # noqa: F403  (the shape ops are primitives too: re-exported here)
 from window_ner.autodiff.tensor import RowSparseGrad, Tensor, make
-
-__all__ = [
-    "add", "sub", "mul", "div", "power", "matmul", "linear", "neg",
-    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "maximum", "minimum", "where", "clip",
-    "sum", "max", "min",
-    "reshape", "transpose", "broadcast_to", "squeeze", "unsqueeze", "getitem", "concat", "stack",
-    "embedding", "softmax_cross_entropy",
-]
 
 
 def _value(x: Any) -> Any:
@@ -37,12 +33,9 @@ def _operand(x: Any) -> tuple[Any, Tensor | None, bool]:
     return x, None, False
 
 
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 # ----------------------------------------------------------------------------- arithmetic
 
+@primitive(operator="__add__", reflected="__radd__")
 def add(a: Any, b: Any) -> Tensor:
     """a + b. Local Jacobians: I and I ('+' distributes the upstream gradient unchanged)."""
     av, a, _ = _operand(a)
@@ -50,6 +43,7 @@ def add(a: Any, b: Any) -> Tensor:
     return make(av + bv, (a, b), lambda g: (g, g), "add")
 
 
+@primitive(operator="__sub__", reflected="__rsub__")
 def sub(a: Any, b: Any) -> Tensor:
     """a - b. Local Jacobians: I and -I."""
     av, a, _ = _operand(a)
@@ -57,6 +51,7 @@ def sub(a: Any, b: Any) -> Tensor:
     return make(av - bv, (a, b), lambda g: (g, -g if need_b else None), "sub")
 
 
+@primitive(operator="__mul__", reflected="__rmul__")
 def mul(a: Any, b: Any) -> Tensor:
     """a * b elementwise. Local Jacobians: diag(b) and diag(a) ('*' switches the inputs)."""
     av, a, need_a = _operand(a)
@@ -65,6 +60,7 @@ def mul(a: Any, b: Any) -> Tensor:
                 lambda g: (g * bv if need_a else None, g * av if need_b else None), "mul")
 
 
+@primitive(operator="__truediv__", reflected="__rtruediv__")
 def div(a: Any, b: Any) -> Tensor:
     """a / b elementwise. Local Jacobians: diag(1/b) and diag(-a/b^2)."""
     av, a, need_a = _operand(a)
@@ -74,6 +70,7 @@ def div(a: Any, b: Any) -> Tensor:
                 lambda g: (g / bv if need_a else None, -g * out / bv if need_b else None), "div")
 
 
+@primitive(operator="__pow__", reflected="__rpow__")
 def power(a: Any, b: Any) -> Tensor:
     """a ** b elementwise. Local Jacobians: diag(b a^(b-1)) and diag(a^b log a)."""
     av, a, need_a = _operand(a)
@@ -90,11 +87,13 @@ def power(a: Any, b: Any) -> Tensor:
     return make(out, (a, b), rule, "pow")
 
 
+@primitive(operator="__neg__")
 def neg(a: Tensor) -> Tensor:
     """-a. Local Jacobian: -I."""
     return make(-a.data, (a,), lambda g: (-g,), "neg")
 
 
+@primitive(operator="__matmul__", reflected="__rmatmul__")
 def matmul(a: Any, b: Any) -> Tensor:
     """a @ b (matrix, vector and batched). For z = W x: dz/dW = g x^T, dz/dx = W^T g."""
     av, a, need_a = _operand(a)
@@ -122,6 +121,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     return make(av @ bv, (a, b), rule, "matmul")
 
 
+@primitive()
 def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 (the lecture's name)
     """The lecture's z = W x + b for each row x of a batch (..., m), W (n, m), b (n): x W^T + b.
 
@@ -149,36 +149,42 @@ def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 (the lecture'
 
 # ----------------------------------------------------------------------------- elementwise
 
+@primitive(method="exp")
 def exp(a: Tensor) -> Tensor:
     """exp(a). Local Jacobian: diag(exp(a))."""
     out = np.exp(a.data)
     return make(out, (a,), lambda g: (g * out,), "exp")
 
 
+@primitive(method="log")
 def log(a: Tensor) -> Tensor:
     """log(a). Local Jacobian: diag(1/a)."""
     av = a.data
     return make(np.log(av), (a,), lambda g: (g / av,), "log")
 
 
+@primitive(method="sqrt")
 def sqrt(a: Tensor) -> Tensor:
     """sqrt(a). Local Jacobian: diag(1 / (2 sqrt(a)))."""
     out = np.sqrt(a.data)
     return make(out, (a,), lambda g: (g / (2 * out),), "sqrt")
 
 
+@primitive(method="abs")
 def abs(a: Tensor) -> Tensor:
     """|a|. Local Jacobian: diag(sign(a)), taking 0 at a = 0."""
     av = a.data
     return make(np.abs(av), (a,), lambda g: (g * np.sign(av),), "abs")
 
 
+@primitive(method="tanh")
 def tanh(a: Tensor) -> Tensor:
     """tanh(a). Local Jacobian: diag(1 - tanh(a)^2)."""
     out = np.tanh(a.data)
     return make(out, (a,), lambda g: (g * (1 - out * out),), "tanh")
 
 
+@primitive(method="sigmoid")
 def sigmoid(a: Tensor) -> Tensor:
     """sigma(a) = 1 / (1 + e^-a). Local Jacobian: diag(sigma(a) (1 - sigma(a)))."""
     # 0.5 (1 + tanh(a/2)) equals the logistic function and never overflows.
@@ -186,12 +192,14 @@ def sigmoid(a: Tensor) -> Tensor:
     return make(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
 
 
+@primitive(method="relu")
 def relu(a: Tensor) -> Tensor:
     """max(a, 0). Local Jacobian: diag(1[a > 0])."""
     positive = a.data > 0
     return make(np.maximum(a.data, 0), (a,), lambda g: (g * positive,), "relu")
 
 
+@primitive()
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max(a, b): routes g to the larger input; a tie gives each half."""
     av, a, need_a = _operand(a)
@@ -202,6 +210,7 @@ def maximum(a: Any, b: Any) -> Tensor:
                 lambda g: (g * share_a if need_a else None, g * (1 - share_a) if need_b else None), "maximum")
 
 
+@primitive()
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min(a, b): routes g to the smaller input; a tie gives each half."""
     av, a, need_a = _operand(a)
@@ -212,6 +221,7 @@ def minimum(a: Any, b: Any) -> Tensor:
                 lambda g: (g * share_a if need_a else None, g * (1 - share_a) if need_b else None), "minimum")
 
 
+@primitive()
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """condition ? a : b elementwise. Local Jacobians: diag(condition) and diag(not condition)."""
     cond = np.asarray(_value(condition), dtype=bool)
@@ -224,6 +234,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
                            np.where(cond, zero, g) if need_b else None), "where")
 
 
+@primitive(method="clip")
 def clip(a: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
     """a clipped to [lo, hi]. Local Jacobian: diag(1[lo <= a <= hi])."""
     av = a.data
@@ -263,6 +274,7 @@ def _spread(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarra
     return out
 
 
+@primitive(method="sum")
 def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over axis. Local Jacobian: ones, so every input receives the upstream gradient."""
     shape, dtype, axes = a.shape, a.dtype, _normalize_axis(axis, a.ndim)
@@ -283,92 +295,21 @@ def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Ten
     return make(out, (a,), rule, op)
 
 
+@primitive(method="max")
 def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Max over axis: routes the gradient to the maximum; k tied maxima receive 1/k of it each."""
     return _extremum(a, axis, keepdims, np.maximum.reduce, "max")
 
 
+@primitive(method="min")
 def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Min over axis: routes the gradient to the minimum; k tied minima receive 1/k of it each."""
     return _extremum(a, axis, keepdims, np.minimum.reduce, "min")
 
 
-# ----------------------------------------------------------------------------- shape
-
-def reshape(a: Tensor, shape: Sequence[int]) -> Tensor:
-    """Same values, new shape. Local Jacobian: I (the gradient is reshaped back)."""
-    old = a.shape
-    return make(a.data.reshape(shape), (a,), lambda g: (g.reshape(old),), "reshape")
-
-
-def transpose(a: Tensor, axes: Sequence[int] = ()) -> Tensor:
-    """Permute axes (reverse them when none are given). The gradient takes the inverse permutation."""
-    axes = tuple(ax % a.ndim for ax in axes) or tuple(reversed(range(a.ndim)))
-    inverse = tuple(int(i) for i in np.argsort(axes))
-    return make(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),), "transpose")
-
-
-def broadcast_to(a: Tensor, shape: Sequence[int]) -> Tensor:
-    """Repeat along new or size-1 axes. Local Jacobian: copies, so the engine's unbroadcast sums them."""
-    return make(np.broadcast_to(a.data, tuple(shape)), (a,), lambda g: (g,), "broadcast_to")
-
-
-def squeeze(a: Tensor, axis: Any = None) -> Tensor:
-    """Drop size-1 axes. Local Jacobian: I (reshaped back)."""
-    old = a.shape
-    return make(np.squeeze(a.data, axis=axis), (a,), lambda g: (g.reshape(old),), "squeeze")
-
-
-def unsqueeze(a: Tensor, axis: int) -> Tensor:
-    """Insert a size-1 axis. Local Jacobian: I (reshaped back)."""
-    old = a.shape
-    return make(np.expand_dims(a.data, axis), (a,), lambda g: (g.reshape(old),), "unsqueeze")
-
-
-def _is_advanced(index: Any) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return builtins.any(isinstance(p, (list, np.ndarray, Tensor)) for p in parts)
-
-
-def getitem(a: Tensor, index: Any) -> Tensor:
-    """a[index] with slices, integers and integer arrays. The gradient is scattered back; repeats add up."""
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(p.data if isinstance(p, Tensor) else p for p in index)
-    shape, dtype = a.shape, a.dtype
-    advanced = _is_advanced(index)
-
-    def rule(g: np.ndarray) -> tuple:
-        grad = np.zeros(shape, dtype=dtype)
-        if advanced:
-            np.add.at(grad, index, g)  # plain assignment would drop repeated indices
-        else:
-            grad[index] = g
-        return (grad,)
-
-    return make(a.data[index], (a,), rule, "getitem")
-
-
-def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join along an existing axis. The gradient is split back at the same boundaries."""
-    tensors = [_as_tensor(t) for t in tensors]
-    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return make(np.concatenate([t.data for t in tensors], axis=axis), tuple(tensors),
-                lambda g: tuple(np.split(g, bounds, axis=axis)), "concat")
-
-
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join along a new axis. Each input receives its slice of the gradient."""
-    tensors = [_as_tensor(t) for t in tensors]
-    out = np.stack([t.data for t in tensors], axis=axis)
-    axis = axis % out.ndim
-    return make(out, tuple(tensors),
-                lambda g: tuple(np.take(g, i, axis=axis) for i in range(len(tensors))), "stack")
-
-
 # ----------------------------------------------------------------------------- fused primitives
 
+@primitive()
 def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | None = None) -> Tensor:
     """Rows ``table[ids]``: output shape ids.shape + (d,). The gradient reaching the table is row-sparse.
 
@@ -403,6 +344,7 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | N
     return make(rows, (table,), rule, "embedding")
 
 
+@primitive()
 def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
     """-log softmax(logits)[target] over the last axis; fused so its gradient is simply p - onehot.
 
@@ -442,3 +384,6 @@ def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean")
     else:
         out = np.asarray(losses.sum() / count if reduction == "mean" else losses.sum(), dtype=z.dtype)
     return make(out, (logits,), rule, "softmax_cross_entropy")
+
+
+__all__ = list(exported(__name__, "window_ner.autodiff.shapes"))

@@ -22,7 +22,6 @@ BackwardRule = Callable[[np.ndarray], Sequence[Any]]
 _ONE_HOT_LIMIT = 1 << 16
 
 
-
 class _GradMode(threading.local):
     enabled = True  # a class default: looking it up never fails, so it stays cheap on the hot path
 
@@ -61,7 +60,7 @@ def _stable_order(ids: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """(order, ids[order]): the stable ascending order of non-negative ``ids`` below ``bound``.
 
     Each id is sorted with its position in its low bits: every key is distinct, so a plain (SIMD) sort of
-    the keys gives the stable order, about 7x faster than a stable argsort of 1,280 ids here.
+    the keys gives the stable order, faster than a stable argsort.
     """
     shift = max(ids.size - 1, 1).bit_length()
     if bound > np.iinfo(np.int64).max >> shift:  # keys would overflow: sort the ids themselves
@@ -122,7 +121,7 @@ class RowSparseGrad:
             repeat &= kept
         values = flat_grads[order[first]]
         repeats = np.flatnonzero(repeat)
-        if repeats.size:  # add each repeat into its id's row (1-D add.at: the 2-D form is several times slower)
+        if repeats.size:  # add each repeat into its id's row (1-D add.at: the 2-D form is slower)
             row_of_repeat = np.cumsum(first)[repeats] - 1
             targets = ((row_of_repeat * width)[:, None] + np.arange(width)).reshape(-1)
             np.add.at(values.reshape(-1), targets, flat_grads[order[repeats]].reshape(-1))
@@ -274,99 +273,32 @@ class Tensor:
         self._backward = keep_then
         return self
 
-    # ``backward(gradient=None, retain_graph=False)`` is ``engine.backward`` itself, bound in engine.py (a
-    # wrapper method would add a call to every backward pass).
+    # ``backward(gradient=None, retain_graph=False)`` is ``engine.backward`` itself, bound in engine.py; the
+    # operators (a + b, -a, a[i]) and methods (t.exp(), t.sum(), t.T) are the ops themselves, bound onto this
+    # class as each op is registered (registry.py). A wrapper method would add a call to every op.
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
 
-    # ----- operators: a + b, a * b, ... are the ops themselves (bound at the end of this module); the
-    # reflected ones swap their operands here. The rules live in ops.py.
-    def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
 
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
+def make(data: np.ndarray, parents: tuple[Tensor | None, ...], backward: BackwardRule, op: str) -> Tensor:
+    """The output of a primitive: its forward value, and the graph edge back to its inputs.
 
-    def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
+    - ``data``: the forward value, an array computed with NumPy from the inputs' ``.data``.
+    - ``parents``: the op's operands in order; None for an operand that is a plain number or array.
+    - ``backward``: the local-gradient rule. Given the upstream gradient g = dL/d(output), an array of
+      ``data``'s shape, it returns one downstream gradient dL/d(parent) per parent, in order: upstream
+      gradient x local gradient, g times the Jacobian d(output)/d(parent) (for an elementwise f, whose
+      Jacobian is diag(f'(x)): ``g * f'(x)``). None means no gradient (a parent that is None, say).
+    - ``op``: the op's name, shown in graphs.
 
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.div(other, self)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return ops.power(other, self)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.matmul(other, self)
-
-    # ----- methods -----
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
-
-    def abs(self) -> Tensor:
-        return ops.abs(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def hardtanh(self, lo: float = -1.0, hi: float = 1.0) -> Tensor:
-        return functional.hardtanh(self, lo, hi)
-
-    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
-        return ops.clip(self, lo, hi)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return functional.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis, keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes)
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
-        return ops.transpose(self, ())
-
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return ops.broadcast_to(self, shape)
-
-    expand = broadcast_to
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        return ops.unsqueeze(self, axis)
-
-
-def make(data: np.ndarray, parents: tuple, backward: BackwardRule, op: str) -> Tensor:
-    """The result of an op: records parents and rule only if some parent needs a gradient.
-
-    ``parents`` may hold None for operands that are plain numbers or arrays.
+    The rule may capture the arrays it needs (inputs, the forward value), never the output tensor itself: the
+    output holds the rule, and the graph must hold no reference cycles. The engine does the rest: it sums
+    the gradients of a tensor used more than once (fan-out), sums a gradient given in the output's broadcast
+    shape back to its parent's shape (so ``a + b`` may return ``(g, g)``), casts it to the parent's dtype, and
+    skips parents that do not require a gradient (a rule may return None for them to save the work). Parents
+    and rule are recorded only if some parent requires a gradient outside ``no_grad()``.
     """
     out = _new_tensor(Tensor)
     out.data = data
@@ -388,12 +320,3 @@ def make(data: np.ndarray, parents: tuple, backward: BackwardRule, op: str) -> T
 
 
 _new_tensor = Tensor.__new__
-
-
-# Imported last: ops, functional and engine need the Tensor class defined above (engine binds backward).
-from window_ner.autodiff import engine, functional, ops  # noqa: E402, F401
-
-# Bound directly rather than wrapped in methods: one Python call less on every op of a graph.
-Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.sub, ops.mul
-Tensor.__truediv__, Tensor.__pow__, Tensor.__matmul__ = ops.div, ops.power, ops.matmul
-Tensor.__neg__, Tensor.__getitem__ = ops.neg, ops.getitem
