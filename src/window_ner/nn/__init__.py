@@ -2,7 +2,7 @@
 
 from window_ner.nn import init, io
 from window_ner.nn.io import ModelFileError
-from window_ner.nn.layers import Dropout, Embedding, HardTanh, Linear, ReLU, Sequential, Sigmoid, Tanh
+from window_ner.nn.layers import ACTIVATIONS, Dropout, Embedding, HardTanh, Linear, ReLU, Sequential, Sigmoid, Tanh
 from window_ner.nn.losses import binary_cross_entropy_with_logits, cross_entropy, max_margin
 from window_ner.nn.module import IncompatibleKeys, Module, ModuleList, Parameter, StateDictError
 from window_ner.nn.optim import SGD, AdaGrad, Adagrad, Adam, AdamW, Optimizer, clip_grad_norm
@@ -10,7 +10,7 @@ from window_ner.nn.schedules import LinearWarmup, ReduceLROnPlateau, StepLR
 
 __all__ = [
     "Parameter", "Module", "ModuleList", "StateDictError", "IncompatibleKeys",
-    "Linear", "Embedding", "Dropout", "Tanh", "ReLU", "HardTanh", "Sigmoid", "Sequential",
+    "Linear", "Embedding", "ACTIVATIONS", "Dropout", "Tanh", "ReLU", "HardTanh", "Sigmoid", "Sequential",
     "cross_entropy", "binary_cross_entropy_with_logits", "max_margin",
     "Optimizer", "SGD", "Adagrad", "AdaGrad", "Adam", "AdamW", "clip_grad_norm",
     "StepLR", "LinearWarmup", "ReduceLROnPlateau",

@@ -7,15 +7,11 @@ versions of window-ner, NumPy and safetensors that wrote the file. Every problem
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
-import secrets
-import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import safetensors
@@ -23,6 +19,8 @@ import safetensors.numpy
 
 from window_ner import __version__
 from window_ner.autodiff import Tensor
+from window_ner.errors import InputError
+from window_ner.files import open_atomic
 from window_ner.nn.module import Module, StateDictError
 
 __all__ = ["ModelFileError", "save", "load", "save_module", "load_state", "open_atomic", "METADATA_KEY"]
@@ -36,7 +34,7 @@ _FOREIGN = ((b"\x80", "a Python pickle"), (b"PK\x03\x04", "a zip archive (PyTorc
 _HINT = "re-save the model with window_ner.nn.io.save (or train it again)"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError):
     """A model file is missing pieces, corrupted, truncated, or does not fit what was expected."""
 
 
@@ -46,53 +44,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
-
-
-@contextlib.contextmanager
-def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None,
-                newline: str | None = None) -> Iterator[IO[Any]]:
-    """A new file beside ``path`` to write in the ``with`` block; when the block ends it is fsynced and renamed
-    over ``path``: all or nothing. An exception in the block (bad input, full disk, Ctrl-C) leaves ``path`` as
-    it was and no temporary file. A replaced file keeps its permissions; a new one gets open()'s (umask).
-
-    A symbolic link is written through: its target is replaced, the link stays. A pipe, device or socket
-    (``/dev/stdout``, a FIFO) cannot be replaced, so it is opened and written as a stream, not atomically.
-    A folder is refused with IsADirectoryError."""
-    path = Path(path)
-    try:
-        kind = os.stat(path).st_mode  # follows links
-    except OSError:  # nothing there yet (or a dangling link): a new file
-        kind = stat.S_IFREG
-    if stat.S_ISDIR(kind):
-        raise IsADirectoryError(errno.EISDIR, "is a folder; give a file name", os.fspath(path))
-    if not stat.S_ISREG(kind):
-        with open(path, mode, encoding=encoding, newline=newline) as stream:
-            yield stream
-        return
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        # O_EXCL: never write through someone else's file; mode 0o666 lets the umask decide as for open().
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must not become visible before the data is on disk
-        if path.exists():
-            os.chmod(temp, path.stat().st_mode & 0o7777)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    # Make the rename itself durable; directories cannot be opened on every platform, so best effort.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def save(path: str | os.PathLike, tensors: Mapping[str, Any],
@@ -139,7 +90,7 @@ def _not_safetensors(path: Path, reason: str, data: bytes) -> ModelFileError:
                           f"{_HINT}")
 
 
-def _header(path: Path, data: bytes) -> dict[str, Any]:
+def _safetensors_header(path: Path, data: bytes) -> dict[str, Any]:
     """The parsed safetensors header, after checks that give a precise reason for a bad file."""
     if len(data) < 8:
         raise _not_safetensors(path, f"{len(data)} bytes is too short for a safetensors file", data)
@@ -198,7 +149,7 @@ def load(path: str | os.PathLike,
     """
     path = Path(path)
     data = path.read_bytes()
-    header = _header(path, data)
+    header = _safetensors_header(path, data)
     try:
         arrays = safetensors.numpy.load(data)
     except Exception as exc:  # safetensors raises its own SafetensorError and others for malformed files

@@ -9,8 +9,12 @@ import numpy as np
 from window_ner.autodiff import Tensor, embedding, linear
 from window_ner.nn import init
 from window_ner.nn.module import Module, ModuleList, Parameter
+from window_ner.registry import Registry
 
-__all__ = ["Linear", "Embedding", "Dropout", "Tanh", "ReLU", "HardTanh", "Sigmoid", "Sequential"]
+__all__ = ["Linear", "Embedding", "Dropout", "Tanh", "ReLU", "HardTanh", "Sigmoid", "Sequential", "ACTIVATIONS"]
+
+# f in h = f(z), by name: configs and the command line choose from here
+ACTIVATIONS: Registry[type[Module]] = Registry("activation")
 
 
 def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -105,6 +109,7 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+@ACTIVATIONS.register("tanh")
 class Tanh(Module):
     """Elementwise tanh."""
 
@@ -113,6 +118,7 @@ class Tanh(Module):
         return x.tanh()
 
 
+@ACTIVATIONS.register("relu")
 class ReLU(Module):
     """Elementwise max(x, 0)."""
 
@@ -121,6 +127,7 @@ class ReLU(Module):
         return x.relu()
 
 
+@ACTIVATIONS.register("hardtanh")
 class HardTanh(Module):
     """The lecture's hard tanh: x clipped to [min_val, max_val]."""
 
@@ -136,6 +143,7 @@ class HardTanh(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
+@ACTIVATIONS.register("sigmoid")
 class Sigmoid(Module):
     """Elementwise logistic sigma(x) = 1 / (1 + e^-x)."""
 

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from window_ner.autodiff import Tensor
+from window_ner.errors import InputError
 
 __all__ = ["Parameter", "Module", "ModuleList", "IncompatibleKeys", "StateDictError"]
 
@@ -27,7 +28,7 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
 
-class StateDictError(ValueError):
+class StateDictError(InputError):
     """A state dict does not fit the module: missing, unexpected, mis-shaped or wrong-dtype entries."""
 
 
