@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from window_ner.ner.commands import Experiment, run_experiment
-from window_ner.ner.train import TrainConfig
+from window_ner.ner.experiment import Experiment, run_experiment
+from window_ner.ner.model.classifier import ModelOptions
+from window_ner.ner.model.heads import BinaryHead, SoftmaxHead
+from window_ner.ner.training.loop import TrainConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -35,15 +37,17 @@ CONFIGS = {
 }
 
 
-def run(name: str, seed: int, data: Path, epochs: int) -> dict:
+def run(name: str, seed: int, data: Path, epochs: int, batching: str = "") -> dict:
     spec = CONFIGS[name]
     conll = data / "conll2003"
     exp = Experiment(
         train_path=conll / "train.txt", dev_path=conll / "dev.txt", test_path=conll / "test.txt",
         vectors_path=data / "glove" / "glove.6B.50d.conll+top100k.txt.gz" if spec["vectors"] else None,
-        model={"dropout_input": 0.2, "dropout_hidden": 0.5},
-        training=TrainConfig(epochs=epochs, seed=seed),
-        binary=spec["binary"], progress=False,
+        model=ModelOptions(dropout_input=0.2, dropout_hidden=0.5),
+        training=TrainConfig(epochs=epochs, seed=seed, batching=batching),
+        head="binary" if spec["binary"] else "softmax",
+        head_options=BinaryHead.Options(spec["binary"]) if spec["binary"] else SoftmaxHead.Options(),
+        progress=False,
     )
     results, _ = run_experiment(exp, log=io.StringIO())
     return results
@@ -61,6 +65,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--batching", choices=["windows", "sentences"], default="",
+                        help="mini-batches of windows or whole sentences (default: each head's own)")
     args = parser.parse_args()
     if not (args.data / "conll2003" / "train.txt").exists():
         print(f"skipped: CoNLL-2003 not found under {args.data}")
@@ -70,14 +76,14 @@ def main() -> int:
         runs = []
         for seed in args.seeds:
             began = time.perf_counter()
-            result = run(name, seed, args.data, args.epochs)
+            result = run(name, seed, args.data, args.epochs, args.batching)
             result["wall"] = time.perf_counter() - began
             print(f"{name} seed {seed}: " + json.dumps(result), file=sys.stderr, flush=True)
             runs.append(result)
         rows.append((name, runs))
     print(f"\nmachine: {os.cpu_count()} cores, {platform.python_version()}, NumPy {np.__version__}")
     print(f"command: python benchmarks/bench_accuracy.py --seeds {' '.join(map(str, args.seeds))} "
-          f"--only {' '.join(args.only)}\n")
+          f"--only {' '.join(args.only)}" + (f" --batching {args.batching}" if args.batching else "") + "\n")
     print("| model | metric | dev F1 | test F1 | epochs (best) | train s | wall s (load+train+eval) |")
     print("|---|---|---|---|---|---|---|")
     for name, runs in rows:

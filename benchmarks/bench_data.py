@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 from _machine import blas_name, usable_cores
 
-from window_ner.ner.conll import load_conll
-from window_ner.ner.vectors import load_vectors, vocab_matrix
-from window_ner.ner.vocab import BOS, EOS, FEATURE_PAD, Vocab, caps_feature
-from window_ner.ner.windows import sentence_starts, windows
+from window_ner.ner.data.conll import load_conll
+from window_ner.ner.data.vectors import load_vectors, vocab_matrix
+from window_ner.ner.data.vocab import BOS, EOS, Vocab
+from window_ner.ner.data.windows import sentence_starts, windows
+from window_ner.ner.model.features import FEATURE_PAD, caps_feature
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GLOVE = "glove/glove.6B.50d.conll+top100k.txt.gz"

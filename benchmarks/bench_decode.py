@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from window_ner.ner.commands import predict_and_score
-from window_ner.ner.conll import load_conll
-from window_ner.ner.tagger import Tagger
+from window_ner.ner.data.conll import load_conll
+from window_ner.ner.experiment import predict_and_score
+from window_ner.ner.inference.tagger import Tagger
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -22,14 +22,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args()
     trained = Tagger.load(args.model)
-    print(f"model: {args.model} (scheme {trained.encoder.scheme})\n")
+    print(f"model: {args.model} (scheme {trained.encoder.labels.scheme})\n")
     print("| split | argmax F1 | Viterbi F1 | gain |")
     print("|---|---:|---:|---:|")
     for split in ("dev", "test"):
         sentences = load_conll(args.data / "conll2003" / f"{split}.txt")
         f1 = {}
         for method in ("argmax", "viterbi"):
-            tagger = Tagger(trained.model, trained.encoder, method)
+            tagger = trained.decoded_by(method)
             f1[method] = 100 * predict_and_score(tagger, sentences)[1].summary()["f1"]
         print(f"| {split} | {f1['argmax']:.2f} | {f1['viterbi']:.2f} | {f1['viterbi'] - f1['argmax']:+.2f} |")
     return 0

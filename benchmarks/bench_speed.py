@@ -30,12 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from window_ner.autodiff import no_grad
-from window_ner.ner.conll import load_conll, write_conll
-from window_ner.ner.encoder import Encoder
-from window_ner.ner.model import ModelConfig, WindowClassifier
-from window_ner.ner.tagger import CHUNK, Tagger
-from window_ner.ner.train import TrainConfig, make_optimizer, train_step
-from window_ner.ner.vectors import load_vectors, vocab_matrix
+from window_ner.ner.data.conll import load_conll, write_conll
+from window_ner.ner.data.labels import SchemeLabels
+from window_ner.ner.data.vectors import load_vectors, vocab_matrix
+from window_ner.ner.inference.tagger import CHUNK, Tagger
+from window_ner.ner.model.classifier import ModelConfig, WindowClassifier
+from window_ner.ner.model.encoder import Encoder
+from window_ner.ner.model.heads import SoftmaxHead
+from window_ner.ner.training.loop import TrainConfig, make_optimizer, train_step
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BATCH = 256
@@ -64,21 +66,21 @@ def build(data: Path):
     train = load_conll(conll / "train.txt")
     test = load_conll(conll / "test.txt")
     vectors = load_vectors(data / "glove" / "glove.6B.50d.conll+top100k.txt.gz")
-    encoder = Encoder.build([s.tokens for s in train], [s.tags for s in train], "IOB1", "IOB2",
-                            extra_words=vectors.words)
+    labels = SchemeLabels.fit([s.tags for s in train], "IOB1", "IOB2")
+    encoder = Encoder.build([s.tokens for s in train], labels, extra_words=vectors.words)
     rng = np.random.default_rng(1)
-    config = ModelConfig(vocab_size=len(encoder.vocab), n_tags=len(encoder.tags),
-                         features={"caps": (encoder.feature_sizes["caps"], 5)}, dropout_input=0.2,
-                         dropout_hidden=0.5)
+    config = ModelConfig(vocab_size=len(encoder.vocab), feature_sizes=encoder.feature_sizes,
+                         head_options=SoftmaxHead.Options(scheme="IOB2"))
     matrix = vocab_matrix(vectors, encoder.vocab, rng)
-    model = WindowClassifier(config, rng, word_vectors=matrix)
+    model = WindowClassifier(config, labels, rng, word_vectors=matrix)
     train_data = encoder.encode([s.tokens for s in train], [s.tags for s in train], "IOB1")
     return train, test, encoder, model, matrix, train_data
 
 
-def flops_per_token(config: ModelConfig) -> tuple[float, float]:
+def flops_per_token(model: WindowClassifier) -> tuple[float, float]:
     """Matrix-product FLOPs per token: forward (2 per multiply-add), and training (forward + 2x back)."""
-    forward = 2 * config.input_dim * config.hidden[0] + 2 * config.hidden[0] * config.n_tags
+    config, n_tags = model.config, len(model.head.labels.tags)
+    forward = 2 * config.input_dim * config.hidden[0] + 2 * config.hidden[0] * n_tags
     return forward, 3 * forward
 
 
@@ -89,7 +91,7 @@ def ours_train(model, train_data, batches: int, repeats: int, clip: float) -> tu
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], TrainConfig())
     order = np.random.default_rng(0).permutation(len(train_data))
     model.train()
-    train_flops = flops_per_token(model.config)[1]
+    train_flops = flops_per_token(model)[1]
 
     def run():
         for k in range(batches):
@@ -191,7 +193,7 @@ def main() -> int:
     train, test, encoder, model, matrix, train_data = build(args.data)
     test_data = encoder.encode([s.tokens for s in test], [s.tags for s in test], "IOB1")
     n_caps, n_tags = encoder.feature_sizes["caps"], len(encoder.tags)
-    fwd_flops, train_flops = flops_per_token(model.config)
+    fwd_flops, train_flops = flops_per_token(model)
     peak = matmul_gflops(args.repeats)
     rows = []
 
@@ -218,7 +220,7 @@ def main() -> int:
         rows.append(("infer, model only", "PyTorch (inference_mode)", torch_infer(matrix, test_data, n_caps, n_tags,
                                                                                   args.repeats)))
 
-    tagger = Tagger(model, encoder, "viterbi")
+    tagger = Tagger(model, encoder)
     n_test = sum(len(s.tokens) for s in test)
     with tempfile.TemporaryDirectory() as tmp:
         out_file = Path(tmp) / "pred.conll"
@@ -248,14 +250,14 @@ def main() -> int:
         if not args.skip_memory:
             data = str(args.data)
             memory["training (load GloVe + corpus, 1 epoch)"] = child_peak_mb(
-                "from pathlib import Path\nfrom window_ner.ner.commands import Experiment, run_experiment\n"
-                "from window_ner.ner.train import TrainConfig\nimport io\n"
+                "from pathlib import Path\nfrom window_ner.ner.experiment import Experiment, run_experiment\n"
+                "from window_ner.ner.training.loop import TrainConfig\nimport io\n"
                 f"d=Path({data!r})\n"
                 "run_experiment(Experiment(d/'conll2003/train.txt', d/'conll2003/dev.txt', "
                 "vectors_path=d/'glove/glove.6B.50d.conll+top100k.txt.gz', training=TrainConfig(epochs=1), "
                 "progress=False), log=io.StringIO())")
             memory["tagging the test file (load model + tag)"] = child_peak_mb(
-                "from window_ner.ner.tagger import Tagger\nfrom window_ner.ner.conll import load_conll\n"
+                "from window_ner.ner.inference.tagger import Tagger\nfrom window_ner.ner.data.conll import load_conll\n"
                 f"t=Tagger.load({str(model_dir)!r})\ns=load_conll({str(args.data / 'conll2003/test.txt')!r})\n"
                 "t.predict([x.tokens for x in s])")
 

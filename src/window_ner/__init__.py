@@ -14,7 +14,7 @@ __all__ = ["Tagger", "Entity", "__version__"]
 def __getattr__(name: str) -> Any:
     # Imported on first use, so that `import window_ner.autodiff` stays free of the NER layer.
     if name in ("Tagger", "Entity"):
-        from window_ner.ner import tagger
+        from window_ner.ner.inference import tagger
 
         return getattr(tagger, name)
     raise AttributeError(f"module 'window_ner' has no attribute {name!r}")

@@ -17,9 +17,10 @@ import pytest
 from tests.ner._trained import binary_model, multiclass_model
 from window_ner import __version__
 from window_ner.cli import build_parser, main
-from window_ner.ner.commands import DEMO_SENTENCES, sample_corpus
-from window_ner.ner.conll import load_conll
-from window_ner.ner.tagger import MODEL_FILE
+from window_ner.cli.demo import DEMO_SENTENCES
+from window_ner.ner.data.conll import load_conll
+from window_ner.ner.experiment import sample_corpus
+from window_ner.ner.inference.tagger import MODEL_FILE
 
 TEXT = "Maria Lopez met officials of the United Nations in Geneva on Monday."
 COMMANDS = ("train", "evaluate", "tag", "demo")
@@ -128,7 +129,7 @@ def test_train_on_the_sample_corpus_writes_every_output(capsys: pytest.CaptureFi
 def test_ctrl_c_in_the_first_epoch_exits_130_and_claims_no_model(capsys: pytest.CaptureFixture[str],
                                                                   tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from window_ner.ner import commands
+    from window_ner.ner import experiment as commands
 
     monkeypatch.setattr(commands, "train", lambda *args, **kwargs: [])  # what train() returns then
     out_dir = tmp_path / "run"
@@ -217,10 +218,10 @@ def test_model_file_without_a_suffix(capsys: pytest.CaptureFixture[str], tmp_pat
 
 
 def test_model_with_nan_weights_names_the_file_and_tensor(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from window_ner.ner.tagger import Tagger
+    from window_ner.ner.inference.tagger import Tagger
 
     tagger = Tagger.load(model_dir())
-    tagger.model.U.data[0, 0] = float("nan")
+    tagger.model.head.U.data[0, 0] = float("nan")
     tagger.save(tmp_path / "broken")
     code, _, err = run(capsys, "tag", "--model", tmp_path / "broken", TEXT)
     assert_one_line_error(code, err, str(tmp_path / "broken" / MODEL_FILE), "NaN or infinite")
@@ -300,7 +301,7 @@ def test_tag_a_pre_tokenised_conll_file(capsys: pytest.CaptureFixture[str], tmp_
     written.write_text(out, encoding="utf-8")
     tagged = load_conll(written)
     assert [s.tokens for s in tagged] == [s.tokens for s in gold]
-    from window_ner.ner.tagger import Tagger
+    from window_ner.ner.inference.tagger import Tagger
 
     assert [s.tags for s in tagged] == Tagger.load(model_dir()).predict([s.tokens for s in gold])
 
@@ -332,7 +333,7 @@ def test_demo_trains_and_tags_the_demo_sentences(capsys: pytest.CaptureFixture[s
 
 def test_ctrl_c_after_an_epoch_keeps_the_best_model_and_exits_130(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from window_ner.ner import commands
+    from window_ner.ner import experiment as commands
 
     real_train = commands.train
 
@@ -491,3 +492,36 @@ def test_tag_input_that_is_not_utf8(capsys: pytest.CaptureFixture[str], tmp_path
     path.write_bytes("Café in Zürich".encode("utf-16"))
     code, _, err = run(capsys, "tag", "--model", model_dir(), "--input", path)
     assert_one_line_error(code, err, str(path), "UTF-8")
+
+
+def test_a_bug_shows_its_traceback_and_asks_to_be_reported_with_exit_1(capsys: pytest.CaptureFixture[str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from window_ner.ner.inference import tagger
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("an internal invariant broke")  # a plain ValueError: not the user's input
+
+    monkeypatch.setattr(tagger.Tagger, "load", broken)
+    code, _, err = run(capsys, "tag", "--model", "m", TEXT)
+    assert code == 1
+    assert "Traceback" in err and "an internal invariant broke" in err
+    assert "bug in window-ner" in err and "please report it" in err
+
+
+def test_choices_of_the_train_command_come_from_the_registries(capsys: pytest.CaptureFixture[str]) -> None:
+    from window_ner import nn
+    from window_ner.ner.model.heads import HEADS
+    from window_ner.ner.training.hooks import SCHEDULES
+    from window_ner.ner.training.loop import OPTIMIZERS
+
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    for registry in (nn.ACTIVATIONS, HEADS, SCHEDULES, OPTIMIZERS):
+        assert "{" + ",".join(registry.names()) + "}" in text
+
+
+def test_the_binary_head_without_a_type_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", tmp_path / "run", "--head", "binary", "--no-progress")
+    assert_one_line_error(code, err, "--binary TYPE")

@@ -16,9 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from window_ner.ner.commands import Experiment, run_experiment, sample_corpus
-from window_ner.ner.tagger import Tagger
-from window_ner.ner.train import TrainConfig
+from window_ner.ner.experiment import Experiment, run_experiment, sample_corpus
+from window_ner.ner.inference.tagger import Tagger
+from window_ner.ner.model.classifier import ModelOptions
+from window_ner.ner.model.heads import BinaryHead, SoftmaxHead
+from window_ner.ner.training.loop import TrainConfig
 
 EPOCHS = 3
 
@@ -45,7 +47,10 @@ def _train(name: str, binary: str | None) -> Trained:
     folder = _folder(name)
     log = io.StringIO()
     exp = Experiment(train_path=sample_corpus("train"), dev_path=sample_corpus("dev"),
-                     test_path=sample_corpus("test"), out=folder, binary=binary,
+                     test_path=sample_corpus("test"), out=folder,
+                     model=ModelOptions(dropout_input=0.0, dropout_hidden=0.0),
+                     head="binary" if binary else "softmax",
+                     head_options=BinaryHead.Options(binary) if binary else SoftmaxHead.Options(),
                      training=TrainConfig(epochs=EPOCHS, patience=0, seed=1), progress=False)
     results, _ = run_experiment(exp, log=log)
     return Trained(folder, results, log.getvalue())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from window_ner.ner.conll import ConllFormatError, ConllReader, Sentence, load_conll, read_conll, write_conll
+from window_ner.ner.data.conll import ConllFormatError, ConllReader, Sentence, load_conll, read_conll, write_conll
 
 SAMPLE = """-DOCSTART- -X- O O
 

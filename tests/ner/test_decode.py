@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from window_ner.ner import decode as D
-from window_ner.ner import tags as T
+from window_ner.ner.data import tags as T
+from window_ner.ner.model import decode as D
 
 
 def _brute_force(log_probs, allowed, start, end, transition_scores=None):
@@ -182,13 +182,13 @@ def test_decoder():
         [0.1, 0.1, 0.2, 0.5, 0.1],
         [0.9, 0.025, 0.025, 0.025, 0.025],
     ]))
-    viterbi = D.make_decoder(tags, "iobes")
-    argmax = D.make_decoder(tags, "IOBES", method="argmax")
-    assert argmax(log_probs) == ["I-PER", "E-PER", "O"]
-    assert viterbi(log_probs) == ["B-PER", "E-PER", "O"]
-    batch = viterbi.decode_batch(np.concatenate([log_probs, log_probs[2:]]), [0, 3, 3, 4])
-    assert batch == [["B-PER", "E-PER", "O"], [], ["O"]]
+    viterbi = D.Decoder(tags, "iobes")
+    argmax = D.Decoder(tags, "IOBES", method="argmax")
+    assert [tags[i] for i in argmax.decode_ids(log_probs)] == ["I-PER", "E-PER", "O"]
+    assert [tags[i] for i in viterbi.decode_ids(log_probs)] == ["B-PER", "E-PER", "O"]
+    batch = viterbi.decode_batch_ids(np.concatenate([log_probs, log_probs[2:]]), [0, 3, 3, 4])
+    assert [tags[i] for i in batch] == ["B-PER", "E-PER", "O", "O"]
     with pytest.raises(ValueError, match=r"shape \(n_tokens, 5\)"):
-        viterbi(np.zeros((2, 3)))
+        viterbi.decode_ids(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="method"):
-        D.make_decoder(tags, "IOBES", method="beam")
+        D.Decoder(tags, "IOBES", method="beam")

@@ -7,17 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from window_ner.ner.encoder import Encoder
-from window_ner.ner.vocab import BOS, EOS, FEATURE_PAD, UNK
+from window_ner.ner.data.labels import SchemeLabels, TypeLabels
+from window_ner.ner.data.vocab import BOS, EOS, UNK
+from window_ner.ner.model.encoder import Encoder, _feature_windows
+from window_ner.ner.model.features import FEATURE_PAD
 
 SENTENCES = [["Paris", "is", "nice"], ["New", "York", "City", "is", "big"], ["EU"]]
 GOLD_IOB2 = [["B-LOC", "O", "O"], ["B-LOC", "I-LOC", "I-LOC", "O", "O"], ["B-ORG"]]
 
 
-def build(**options: object) -> Encoder:
-    settings: dict = {"gold_scheme": "IOB2", "scheme": "IOBES", "window": 2}
-    settings.update(options)
-    return Encoder.build(SENTENCES, GOLD_IOB2, **settings)
+def build(scheme: str = "IOBES", binary_type: str | None = None, **options: object) -> Encoder:
+    labels = TypeLabels(binary_type) if binary_type else SchemeLabels.fit(GOLD_IOB2, "IOB2", scheme)
+    return Encoder.build(SENTENCES, labels, **{"window": 2, **options})
 
 
 def test_build_makes_the_tag_set_in_the_models_scheme() -> None:
@@ -133,7 +134,7 @@ def test_empty_input_encodes_to_nothing() -> None:
 def test_json_round_trip_encodes_identically() -> None:
     encoder = build(feature_names=("caps", "suffix3", "shape"), binary_type=None)
     copy = Encoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
-    assert copy.tags == encoder.tags and copy.scheme == encoder.scheme and copy.window == encoder.window
+    assert copy.tags == encoder.tags and copy.labels == encoder.labels and copy.window == encoder.window
     text = [["Berlin", "and", "Lyon", "ate", "soup", "!"]]
     a, b = encoder.encode(text), copy.encode(text)
     np.testing.assert_array_equal(a.word_windows, b.word_windows)
@@ -141,4 +142,12 @@ def test_json_round_trip_encodes_identically() -> None:
     for name in a.feature_windows:
         np.testing.assert_array_equal(a.feature_windows[name], b.feature_windows[name])
     binary = Encoder.from_dict(json.loads(json.dumps(build(binary_type="LOC").to_dict())))
-    assert binary.binary_type == "LOC"
+    assert binary.labels == TypeLabels("LOC") and binary.tags == ["O", "LOC"]
+
+
+def test_a_feature_with_several_ids_per_token_gets_windows_of_id_rows() -> None:
+    ids = np.array([[5, 6], [7, 8], [9, 10]])  # e.g. two characters per token; sentences [0, 1] and [2]
+    out = _feature_windows(ids, np.array([0, 2]), 1)
+    assert out.shape == (3, 3, 2)
+    np.testing.assert_array_equal(out[0], [[FEATURE_PAD] * 2, [5, 6], [7, 8]])
+    np.testing.assert_array_equal(out[2], [[FEATURE_PAD] * 2, [9, 10], [FEATURE_PAD] * 2])

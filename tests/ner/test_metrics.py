@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from window_ner.ner import metrics
-from window_ner.ner import tags as T
-from window_ner.ner.conll import read_conll
+from window_ner.ner.data import metrics
+from window_ner.ner.data import tags as T
+from window_ner.ner.data.conll import read_conll
 
 
 def read_tags(path: Path) -> list[list[str]]:

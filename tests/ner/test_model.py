@@ -9,9 +9,13 @@ import pytest
 
 from window_ner import nn
 from window_ner.autodiff import RowSparseGrad, gradcheck, no_grad
-from window_ner.ner.encoder import EncodedCorpus
-from window_ner.ner.model import ACTIVATIONS, ModelConfig, WindowClassifier
-from window_ner.ner.train import TrainConfig, batch_loss, train
+from window_ner.ner.data.labels import SchemeLabels, TypeLabels
+from window_ner.ner.data.tags import tag_set
+from window_ner.ner.model.classifier import ModelConfig, WindowClassifier
+from window_ner.ner.model.encoder import EncodedCorpus
+from window_ner.ner.training.loop import TrainConfig, batch_loss, train
+
+ACTIVATIONS = nn.ACTIVATIONS.names()
 
 VOCAB, N_TAGS, WORD_DIM, CAPS_DIM, BATCH = 12, 5, 4, 3, 6
 ACTIVATION_FN = {
@@ -22,15 +26,23 @@ ACTIVATION_FN = {
 }
 
 
-def tiny_config(**overrides: object) -> ModelConfig:
-    settings: dict = {"vocab_size": VOCAB, "n_tags": N_TAGS, "word_dim": WORD_DIM, "window": 1,
-                      "features": {"caps": (6, CAPS_DIM)}, "hidden": (7,)}
+def tiny_config(binary: bool = False, **overrides: object) -> ModelConfig:
+    settings: dict = {"vocab_size": VOCAB, "word_dim": WORD_DIM, "window": 1, "features": ("caps",),
+                      "feature_sizes": {"caps": 6}, "feature_dims": {"caps": CAPS_DIM}, "hidden": (7,),
+                      "dropout_input": 0.0, "dropout_hidden": 0.0}
+    if binary:
+        settings.update(head="binary", head_options={"type": "LOC"})
     settings.update(overrides)
     return ModelConfig(**settings)
 
 
+def tiny_labels(config: ModelConfig) -> SchemeLabels | TypeLabels:
+    return TypeLabels("LOC") if config.head == "binary" else SchemeLabels(tag_set(["LOC"], "IOBES"), "IOBES")
+
+
 def tiny_model(seed: int = 0, dtype: type = np.float64, **overrides: object) -> WindowClassifier:
-    model = WindowClassifier(tiny_config(**overrides), np.random.default_rng(seed), dtype=dtype)
+    config = tiny_config(**overrides)
+    model = WindowClassifier(config, tiny_labels(config), np.random.default_rng(seed), dtype=dtype)
     for param in model.parameters():  # b and c start at zero: make them matter in the checks
         if np.all(param.data == 0) and param.ndim == 1:
             param.data[...] = np.random.default_rng(seed + 1).standard_normal(param.shape)
@@ -50,14 +62,14 @@ def manual_scores(model: WindowClassifier, data: EncodedCorpus) -> np.ndarray:
     """The lecture's formulas in plain NumPy: x = [window vectors]; z = W x + b; h = f(z); U h + c or u . h."""
     n = len(data)
     x = np.concatenate([model.words.weight.data[data.word_windows].reshape(n, -1),
-                        model.feature_caps.weight.data[data.feature_windows["caps"]].reshape(n, -1)], axis=1)
+                        model.features["caps"].weight.data[data.feature_windows["caps"]].reshape(n, -1)], axis=1)
     f = ACTIVATION_FN[model.config.activation]
     h = x
-    for w_name, b_name in model.layer_names:
-        h = f(h @ getattr(model, w_name).data.T + getattr(model, b_name).data)
-    if model.config.binary:
-        return h @ model.u.data
-    return h @ model.U.data.T + model.c.data
+    for layer in model.layers:
+        h = f(h @ layer.W.data.T + layer.b.data)
+    if model.config.head == "binary":
+        return h @ model.head.u.data
+    return h @ model.head.U.data.T + model.head.c.data
 
 
 def scores(model: WindowClassifier, data: EncodedCorpus) -> np.ndarray:
@@ -70,19 +82,19 @@ def test_parameters_carry_the_lectures_names_and_shapes() -> None:
     params = dict(model.named_parameters())
     input_dim = 3 * (WORD_DIM + CAPS_DIM)
     assert model.config.input_dim == input_dim
-    assert params["W"].shape == (7, input_dim)
-    assert params["b"].shape == (7,)
-    assert params["U"].shape == (N_TAGS, 7)
-    assert params["c"].shape == (N_TAGS,)
+    assert params["layers.0.W"].shape == (7, input_dim)
+    assert params["layers.0.b"].shape == (7,)
+    assert params["head.U"].shape == (N_TAGS, 7)
+    assert params["head.c"].shape == (N_TAGS,)
     assert params["words.weight"].shape == (VOCAB, WORD_DIM)
-    assert params["feature_caps.weight"].shape == (6, CAPS_DIM)
-    assert "u" not in params
+    assert params["features.caps.weight"].shape == (6, CAPS_DIM)
+    assert "head.u" not in params
 
 
 def test_binary_model_has_u_and_no_softmax_layer() -> None:
-    model = tiny_model(n_tags=1, binary=True)
+    model = tiny_model(binary=True)
     params = dict(model.named_parameters())
-    assert params["u"].shape == (7,)
+    assert params["head.u"].shape == (7,)
     assert "U" not in params and "c" not in params
     assert scores(model, batch()).shape == (BATCH,)
 
@@ -105,7 +117,7 @@ def test_activations_give_different_models() -> None:
 
 
 def test_binary_score_is_u_dot_h_and_loss_is_minus_log_sigma() -> None:
-    model = tiny_model(n_tags=1, binary=True)
+    model = tiny_model(binary=True)
     data = batch(binary=True)
     s = manual_scores(model, data)
     np.testing.assert_allclose(scores(model, data), s, rtol=1e-12)
@@ -128,10 +140,10 @@ def test_multiclass_loss_is_softmax_cross_entropy() -> None:
 def test_two_hidden_layers() -> None:
     model = tiny_model(hidden=(8, 6))
     params = dict(model.named_parameters())
-    assert params["W"].shape == (8, model.config.input_dim)
-    assert params["W2"].shape == (6, 8)
-    assert params["b2"].shape == (6,)
-    assert params["U"].shape == (N_TAGS, 6)
+    assert params["layers.0.W"].shape == (8, model.config.input_dim)
+    assert params["layers.1.W"].shape == (6, 8)
+    assert params["layers.1.b"].shape == (6,)
+    assert params["head.U"].shape == (N_TAGS, 6)
     data = batch()
     np.testing.assert_allclose(scores(model, data), manual_scores(model, data), rtol=1e-12, atol=1e-12)
 
@@ -141,15 +153,17 @@ def test_gradcheck_of_the_whole_models_loss(activation: str) -> None:
     model = tiny_model(activation=activation)
     data = batch()
     index = np.arange(BATCH)
-    inputs = [model.W, model.b, model.U, model.c, model.words.weight, model.feature_caps.weight]
+    inputs = [model.layers[0].W, model.layers[0].b, model.head.U, model.head.c, model.words.weight,
+              model.features["caps"].weight]
     assert gradcheck(lambda *_: batch_loss(model, data, index), inputs)
 
 
 def test_gradcheck_binary_model_and_two_hidden_layers() -> None:
-    model = tiny_model(n_tags=1, binary=True, hidden=(5, 4))
+    model = tiny_model(binary=True, hidden=(5, 4))
     data = batch(binary=True)
     index = np.arange(BATCH)
-    inputs = [model.W, model.b, model.W2, model.b2, model.u, model.words.weight]
+    inputs = [model.layers[0].W, model.layers[0].b, model.layers[1].W, model.layers[1].b, model.head.u,
+              model.words.weight]
     assert gradcheck(lambda *_: batch_loss(model, data, index), inputs)
 
 
@@ -160,10 +174,10 @@ def test_gradcheck_notices_a_wrong_gradient() -> None:
     index = np.arange(BATCH)
 
     def wrong_loss(*_: object):  # the value depends on W through a path the graph does not see
-        return batch_loss(model, data, index) + float(np.sum(model.W.data ** 2))
+        return batch_loss(model, data, index) + float(np.sum(model.layers[0].W.data ** 2))
 
     with pytest.raises(AssertionError):
-        gradcheck(wrong_loss, [model.W])
+        gradcheck(wrong_loss, [model.layers[0].W])
 
 
 def test_fine_tuned_embeddings_get_row_sparse_gradient_on_the_batch_words_only() -> None:
@@ -183,24 +197,26 @@ def test_fine_tuned_embeddings_get_row_sparse_gradient_on_the_batch_words_only()
 
 def test_word_vectors_initialise_the_table() -> None:
     vectors = np.random.default_rng(3).standard_normal((VOCAB, WORD_DIM))
-    model = WindowClassifier(tiny_config(), np.random.default_rng(0), word_vectors=vectors, dtype=np.float64)
+    model = WindowClassifier(tiny_config(), tiny_labels(tiny_config()),
+                             np.random.default_rng(0), word_vectors=vectors, dtype=np.float64)
     np.testing.assert_array_equal(model.words.weight.data, vectors)
     with pytest.raises(ValueError, match="shape"):
-        WindowClassifier(tiny_config(), np.random.default_rng(0), word_vectors=vectors[:, :2])
+        WindowClassifier(tiny_config(), tiny_labels(tiny_config()),
+                             np.random.default_rng(0), word_vectors=vectors[:, :2])
 
 
 def test_frozen_embeddings_get_no_gradient_and_do_not_move() -> None:
     model = tiny_model(dtype=np.float32, freeze_embeddings=True)
     data = batch(n=64)
     before_words = model.words.weight.data.copy()
-    before_w = model.W.data.copy()
+    before_w = model.layers[0].W.data.copy()
     batch_loss(model, data, np.arange(64)).backward()
     assert model.words.weight.grad is None
-    assert model.W.grad is not None
+    assert model.layers[0].W.grad is not None
     # an optimiser over every parameter, frozen ones included, must leave them alone
     nn.Adam(list(model.parameters()), lr=0.1).step()
     np.testing.assert_array_equal(model.words.weight.data, before_words)
-    assert not np.array_equal(model.W.data, before_w)
+    assert not np.array_equal(model.layers[0].W.data, before_w)
     # and so must the training loop
     train(model, data, TrainConfig(epochs=2, batch_size=16, patience=0), progress=False)
     np.testing.assert_array_equal(model.words.weight.data, before_words)
@@ -231,7 +247,8 @@ def test_dropout_only_in_training_mode() -> None:
 
 
 def test_float32_by_default_and_float64_on_request() -> None:
-    assert all(p.dtype == np.float32 for p in WindowClassifier(tiny_config(), np.random.default_rng(0)).parameters())
+    assert all(p.dtype == np.float32 for p in WindowClassifier(tiny_config(), tiny_labels(tiny_config()),
+                             np.random.default_rng(0)).parameters())
     assert all(p.dtype == np.float64 for p in tiny_model().parameters())
 
 
@@ -240,7 +257,7 @@ def test_config_checks_and_round_trip() -> None:
         tiny_config(activation="swish")
     with pytest.raises(ValueError, match="window"):
         tiny_config(window=-1)
-    config = tiny_config(hidden=[8, 6], binary=True, n_tags=1, dropout_input=0.2)
+    config = tiny_config(hidden=[8, 6], binary=True, dropout_input=0.2)
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config  # as the model file
     assert config.hidden == (8, 6)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from window_ner.ner.commands import Experiment, predict_and_score, run_experiment
-from window_ner.ner.conll import load_conll
-from window_ner.ner.tagger import Tagger
-from window_ner.ner.train import TrainConfig
+from window_ner.ner.data.conll import load_conll
+from window_ner.ner.experiment import Experiment, predict_and_score, run_experiment
+from window_ner.ner.inference.tagger import Tagger
+from window_ner.ner.model.classifier import ModelOptions
+from window_ner.ner.training.loop import TrainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,7 @@ def test_glove_window_model_reaches_dev_f1_085(conll2003_dir: Path, glove_path: 
         train_path=conll2003_dir / "train.txt", dev_path=conll2003_dir / "dev.txt",
         test_path=conll2003_dir / "test.txt", vectors_path=glove_path, out=tmp_path,
         training=TrainConfig(epochs=3, patience=0, seed=1),
-        model={"dropout_input": 0.2, "dropout_hidden": 0.5}, progress=False,
+        model=ModelOptions(dropout_input=0.2, dropout_hidden=0.5), progress=False,
     )
     began = time.perf_counter()
     results, tagger = run_experiment(exp, log=log)

@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 
-from window_ner.ner.tokenize import tokenize
+from window_ner.ner.data.tokenize import tokenize
 
 SPLITS = ("train", "dev", "test")
 TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -14,7 +14,7 @@ TYPES = ("PER", "LOC", "ORG", "MISC")
 
 def read_split(split: str) -> list[list[list[tuple[str, str]]]]:
     """Documents of one split, each a list of sentences of (token, tag) pairs."""
-    path = resources.files("window_ner.ner") / "data" / f"sample.{split}.conll"
+    path = resources.files("window_ner.ner.data") / "corpus" / f"sample.{split}.conll"
     documents: list[list[list[tuple[str, str]]]] = []
     sentence: list[tuple[str, str]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -55,7 +55,7 @@ def entities(sentence: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def test_files_are_packaged_with_licence_and_readme() -> None:
-    folder = resources.files("window_ner.ner") / "data"
+    folder = resources.files("window_ner.ner.data") / "corpus"
     assert "CC0 1.0" in (folder / "LICENSE").read_text(encoding="utf-8")
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "CC0" in readme and "make_sample_corpus.py" in readme

@@ -14,11 +14,12 @@ import pytest
 import window_ner
 from tests.ner._trained import binary_model, multiclass_model
 from window_ner import nn
-from window_ner.ner import tags as tagging
-from window_ner.ner.commands import DEMO_SENTENCES, sample_corpus
-from window_ner.ner.conll import load_conll
-from window_ner.ner.tagger import MODEL_FILE, Entity, Tagger
-from window_ner.ner.tokenize import tokenize
+from window_ner.cli.demo import DEMO_SENTENCES
+from window_ner.ner.data import tags as tagging
+from window_ner.ner.data.conll import load_conll
+from window_ner.ner.data.tokenize import tokenize
+from window_ner.ner.experiment import sample_corpus
+from window_ner.ner.inference.tagger import MODEL_FILE, Entity, Tagger
 
 TEXT = "Angela Merkel flew from Berlin to Paris on Tuesday."
 
@@ -154,7 +155,7 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path: Path) -> Non
     assert path == tmp_path / "copy" / MODEL_FILE
     copy = Tagger.load(tmp_path / "copy")
     assert copy.info["note"] == "round trip"
-    assert copy.decode == original.decode and copy.encoder.tags == original.encoder.tags
+    assert copy.model.config == original.model.config and copy.encoder.tags == original.encoder.tags
     sentences = [s.tokens for s in load_conll(sample_corpus("test"))]
     data = original.encoder.encode(sentences)
     np.testing.assert_array_equal(copy.log_probs(data), original.log_probs(data))
@@ -209,7 +210,7 @@ def _rewritten(tmp_path: Path, change: str) -> Path:
     elif change == "activation":
         metadata["model"]["activation"] = "swish"
     elif change == "missing-tensor":
-        del tensors["U"]
+        del tensors["head.U"]
     path = tmp_path / f"{change}.safetensors"
     nn.io.save(path, tensors, metadata)
     return path
@@ -225,12 +226,13 @@ def test_a_model_file_whose_parts_do_not_fit_is_a_clear_error_naming_it(tmp_path
 
 def test_unknown_decoder_is_refused() -> None:
     with pytest.raises(ValueError, match="decode"):
-        Tagger(tagger().model, tagger().encoder, decode="beam")
+        tagger().decoded_by("beam")
 
 
 def test_argmax_decoding_is_available() -> None:
     viterbi = tagger()
-    argmax = Tagger(viterbi.model, viterbi.encoder, decode="argmax")
+    argmax = viterbi.decoded_by("argmax")
+    assert argmax.model.head.U is viterbi.model.head.U and viterbi.model.head.options.decode == "viterbi"
     sentences = [s.tokens for s in load_conll(sample_corpus("dev"))]
     data = viterbi.encoder.encode(sentences)
     ids = argmax.decode_ids(argmax.log_probs(data), data.starts)
@@ -246,7 +248,7 @@ def test_entity_to_dict_is_json_ready() -> None:
 def test_binary_model_end_to_end(tmp_path: Path) -> None:
     trained = binary_model()
     binary = trained.load()
-    assert binary.model.config.binary and binary.encoder.tags == ["O", "LOC"]
+    assert binary.model.config.head == "binary" and binary.encoder.tags == ["O", "LOC"]
     assert trained.results["dev"]["f1"] > 0.5
     text = "Talks in Geneva ended , and Brazil beat Germany in Sao Paulo ."
     entities = binary(text)
@@ -267,13 +269,13 @@ def test_viterbi_output_read_tag_by_tag_equals_span_conversion() -> None:
     """The fast IOBES -> IOB2 reading of Viterbi output equals converting each sentence through its spans."""
     fast = tagger()
     sentences = [s.tokens for s in load_conll(sample_corpus("dev"))]
-    slow = Tagger(fast.model, fast.encoder, "viterbi")
+    slow = Tagger(fast.model, fast.encoder)
     data = slow.encoder.encode(sentences)
     ids = slow.decode_ids(slow.log_probs(data), data.starts)
     names = [slow.encoder.tags[i] for i in ids]
-    expected = [tagging.convert(names[a:b], slow.encoder.scheme, "IOB2")
+    expected = [tagging.convert(names[a:b], slow.encoder.labels.scheme, "IOB2")
                 for a, b in zip(data.starts[:-1], data.starts[1:], strict=True)]
-    assert slow.encoder.scheme == "IOBES"
+    assert slow.encoder.labels.scheme == "IOBES"
     assert any(tag.startswith(("E-", "S-")) for tag in names)  # the mapping is really exercised
     assert fast.predict(sentences) == expected
 

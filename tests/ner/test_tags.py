@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from window_ner.ner import tags as T
-from window_ner.ner.conll import read_conll
+from window_ner.ner.data import tags as T
+from window_ner.ner.data.conll import read_conll
 
 ALL_SCHEMES = ["IO", "IOB1", "IOB2", "IOBES", "BILOU"]
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from window_ner.ner.conll import read_conll
-from window_ner.ner.tokenize import (
-    Sentence,
+from window_ner.ner.data.conll import read_conll
+from window_ner.ner.data.tokenize import (
+    TextSentence,
     Token,
     sentence_spans,
     split_sentences,
@@ -103,7 +103,7 @@ def test_tokens_are_frozen_slotted_dataclasses() -> None:
 
 def test_sentence_is_a_sequence_of_tokens() -> None:
     sentence = tokenize("  Paris is big.")[0]
-    assert isinstance(sentence, Sentence)
+    assert isinstance(sentence, TextSentence)
     assert len(sentence) == 4
     assert [t.text for t in sentence] == sentence.words == ["Paris", "is", "big", "."]
     assert sentence[0] == Token("Paris", 2, 7)
@@ -142,7 +142,7 @@ def test_offsets_round_trip(text: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Sentence splitting.
+# TextSentence splitting.
 
 
 @pytest.mark.parametrize(

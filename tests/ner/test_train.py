@@ -13,11 +13,12 @@ import pytest
 
 from tests.ner._trained import EPOCHS, multiclass_model
 from window_ner import nn
-from window_ner.ner.commands import Experiment, run_experiment, sample_corpus
-from window_ner.ner.conll import load_conll
-from window_ner.ner.encoder import EncodedCorpus, Encoder
-from window_ner.ner.model import ModelConfig, WindowClassifier
-from window_ner.ner.train import TrainConfig, make_optimizer, train
+from window_ner.ner.data.conll import load_conll
+from window_ner.ner.data.labels import SchemeLabels
+from window_ner.ner.experiment import Experiment, run_experiment, sample_corpus
+from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
+from window_ner.ner.model.encoder import EncodedCorpus, Encoder
+from window_ner.ner.training.loop import TrainConfig, make_optimizer, train
 
 
 @cache
@@ -25,15 +26,15 @@ def small_corpus() -> tuple[Encoder, EncodedCorpus]:
     """The first 150 sentences of the sample corpus, encoded (fast enough for many short trainings)."""
     sentences = load_conll(sample_corpus("train"))[:150]
     tokens, gold = [s.tokens for s in sentences], [s.tags for s in sentences]
-    encoder = Encoder.build(tokens, gold, "IOB2", "IOBES")
+    encoder = Encoder.build(tokens, SchemeLabels.fit(gold, "IOB2", "IOBES"))
     return encoder, encoder.encode(tokens, gold, "IOB2")
 
 
 def small_model(seed: int = 0) -> WindowClassifier:
     encoder, _ = small_corpus()
-    config = ModelConfig(vocab_size=len(encoder.vocab), n_tags=len(encoder.tags), word_dim=10,
-                         features={"caps": (6, 3)}, hidden=(16,), dropout_hidden=0.3)
-    return WindowClassifier(config, np.random.default_rng(seed))
+    config = ModelConfig(vocab_size=len(encoder.vocab), word_dim=10, features=("caps",), feature_sizes={"caps": 6},
+                         feature_dims={"caps": 3}, hidden=(16,), dropout_input=0.0, dropout_hidden=0.3)
+    return WindowClassifier(config, encoder.labels, np.random.default_rng(seed))
 
 
 def states_equal(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
@@ -91,7 +92,7 @@ def test_same_seed_gives_the_same_model_bit_for_bit() -> None:
     def run(seed: int) -> dict[str, np.ndarray]:
         exp = Experiment(train_path=sample_corpus("train"), dev_path=sample_corpus("dev"),
                          training=TrainConfig(epochs=2, patience=0, seed=seed),
-                         model={"dropout_input": 0.2, "dropout_hidden": 0.5}, progress=False)
+                         model=ModelOptions(dropout_input=0.2, dropout_hidden=0.5), progress=False)
         _, tagger = run_experiment(exp, log=io.StringIO())
         return tagger.model.state_dict()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from window_ner.ner.conll import read_conll
-from window_ner.ner.vectors import Vectors, VectorsFormatError, load_vectors, vocab_matrix
-from window_ner.ner.vocab import PAD, UNK, Vocab
+from window_ner.ner.data.conll import read_conll
+from window_ner.ner.data.vectors import Vectors, VectorsFormatError, load_vectors, vocab_matrix
+from window_ner.ner.data.vocab import PAD, UNK, Vocab
 
 WORDS = ["the", "paris", "Paris", "1996", "écoute"]
 MATRIX = np.array([[0.418, 0.24968, -0.41242],

@@ -1,29 +1,11 @@
-"""The vocabulary (reserved ids, counting, normalisation, JSON) and the word features."""
+"""The vocabulary: reserved ids, counting, normalisation, JSON."""
 
-import copy
 import json
-import pickle
 
 import numpy as np
 import pytest
 
-from window_ner.ner.vocab import (
-    BOS,
-    EOS,
-    FEATURES,
-    PAD,
-    UNK,
-    CapsFeature,
-    Featurizer,
-    ShapeFeature,
-    SuffixFeature,
-    Vocab,
-    caps_feature,
-    caps_id,
-    feature_from_dict,
-    make_feature,
-    word_shape,
-)
+from window_ner.ner.data.vocab import BOS, EOS, PAD, UNK, Vocab
 
 TRAIN = [["The", "cat", "sat", "."], ["the", "Cat", "ran", "in", "1996", "."], ["THE", "end", "."]]
 
@@ -115,64 +97,3 @@ def test_build_rejects_a_bare_string():
 
 
 # --- features ----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("word, expected", [
-    ("cat", 1), ("über", 1), ("東京", 1), ("e-mail", 1),
-    ("EU", 2), ("U.S.", 2), ("I", 2), ("A1", 2),
-    ("Paris", 3), ("Smith's", 3), ("Élodie", 3),
-    ("McDonald", 4), ("iPhone", 4), ("Jean-Pierre", 4), ("eBay", 4),
-    ("1996", 5), (".", 5), ("1996-08-22", 5), ("", 5),
-])
-def test_caps_classes(word, expected):
-    assert caps_id(word) == expected
-
-
-def test_caps_feature():
-    ids = caps_feature(["The", "EU", "said", "3", "iPod"])
-    assert ids.dtype == np.int64
-    assert ids.tolist() == [3, 2, 1, 5, 4]
-    feature = make_feature("caps")
-    assert isinstance(feature, CapsFeature) and feature.size == 6 and feature.name == "caps"
-    assert feature(["The"]).tolist() == [3]
-    assert caps_feature([]).shape == (0,)
-
-
-def test_suffix_feature():
-    feature = SuffixFeature.fit(TRAIN, n=2)
-    assert feature.name == "suffix2"
-    assert feature.keys[:3] == ["he", "at", "."]  # 3 each, in first-seen order; "The"/"THE" count as "he"
-    assert feature.size == len(feature.keys) + 2
-    ids = feature(["THE", "bat", "xyz", "."])
-    assert ids.tolist() == [2, 3, 1, 4]  # an unseen suffix gets 1; 0 is padding
-    assert 0 not in feature(["a", "ab", "abc"]).tolist()
-    assert SuffixFeature.fit(TRAIN, n=3, min_count=2).keys == ["the", ".", "cat"]
-
-
-def test_shape_feature():
-    assert [word_shape(w) for w in ["Smith", "U.S.", "1996-08-22", "McDonald's", "cat", "", "X1"]] == [
-        "Xx", "X.X.", "d-d-d", "XxXx'x", "x", "", "Xd"]
-    feature = ShapeFeature.fit(TRAIN)
-    assert feature(["Dog", "ZZ9"]).tolist() == [feature.keys.index("Xx") + 2, 1]
-
-
-@pytest.mark.parametrize("name", sorted(FEATURES))
-def test_every_registered_feature_serialises_and_follows_the_protocol(name):
-    feature = make_feature(name, TRAIN)
-    assert isinstance(feature, Featurizer)
-    assert feature.name == name
-    again = feature_from_dict(json_round_trip(feature.to_dict()))
-    assert again == feature and again.name == name and again.size == feature.size
-    tokens = ["The", "cat", "Zebra", "99", "!"]
-    ids = feature(tokens)
-    assert ids.dtype == np.int64 and ids.shape == (5,)
-    assert ids.tolist() == again(tokens).tolist()
-    assert ((ids >= 1) & (ids < feature.size)).all()
-    for clone in (pickle.loads(pickle.dumps(feature)), copy.deepcopy(feature)):
-        assert clone == feature and clone(tokens).tolist() == ids.tolist()
-
-
-def test_unknown_features():
-    with pytest.raises(ValueError, match="choose from caps, shape, suffix2, suffix3"):
-        make_feature("colour")
-    with pytest.raises(ValueError, match="unknown saved feature"):
-        feature_from_dict({"type": "colour"})

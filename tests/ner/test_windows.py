@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from window_ner.ner.vocab import BOS, EOS
-from window_ner.ner.windows import flatten, windows, windows_for
+from window_ner.ner.data.vocab import BOS, EOS
+from window_ner.ner.data.windows import flatten, windows
+
+
+def windows_for(arrays, size=2, left_pad=BOS, right_pad=EOS):
+    """Windows of every token of per-sentence id arrays: flatten, then windows()."""
+    flat, starts = flatten(arrays)
+    return windows(flat, starts, size, left_pad, right_pad)
 
 
 def reference(sentences: list[list[int]], size: int, left_pad: int, right_pad: int) -> list[list[int]]:

@@ -1,24 +1,34 @@
-"""Named-entity recognition: CoNLL data, tag schemes, the window classifier, training, evaluation, tagging."""
+"""Named-entity recognition: CoNLL data, tag schemes, the window classifier, training, evaluation, tagging.
 
-from window_ner.ner.conll import ConllFormatError, Sentence, load_conll, read_conll, write_conll
-from window_ner.ner.decode import argmax_decode, viterbi, viterbi_batch
-from window_ner.ner.encoder import EncodedCorpus, Encoder
-from window_ner.ner.metrics import Report, binary_scores, evaluate, format_report
-from window_ner.ner.model import ModelConfig, WindowClassifier
-from window_ner.ner.tagger import Entity, Tagger
-from window_ner.ner.tags import TagSchemeError, convert, detect_scheme, spans, validate
-from window_ner.ner.tokenize import Token, tokenize
-from window_ner.ner.train import TrainConfig, train
-from window_ner.ner.vectors import Vectors, VectorsFormatError, load_vectors, vocab_matrix
-from window_ner.ner.vocab import Vocab, caps_feature
-from window_ner.ner.windows import windows
+Sub-packages by role: ``data`` (files -> tokens, tags, ids), ``model`` (features, encoder, classifier, heads,
+decoding), ``training`` (batches, the loop, hooks), ``inference`` (the Tagger); ``experiment`` is the library
+API the command line calls.
+"""
+
+from window_ner.ner.data.conll import ConllFormatError, Sentence, load_conll, read_conll, write_conll
+from window_ner.ner.data.labels import SchemeLabels, Scores, TypeLabels
+from window_ner.ner.data.metrics import Report, binary_scores, evaluate, format_report
+from window_ner.ner.data.tags import TagSchemeError, convert, detect_scheme, spans, validate
+from window_ner.ner.data.tokenize import Token, tokenize
+from window_ner.ner.data.vectors import Vectors, VectorsFormatError, load_vectors, vocab_matrix
+from window_ner.ner.data.vocab import Vocab
+from window_ner.ner.data.windows import windows
+from window_ner.ner.experiment import Experiment, run_experiment
+from window_ner.ner.inference.tagger import Entity, Tagger
+from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
+from window_ner.ner.model.decode import argmax_decode, viterbi, viterbi_batch
+from window_ner.ner.model.encoder import EncodedCorpus, Encoder
+from window_ner.ner.model.features import FEATURES, caps_feature
+from window_ner.ner.model.heads import HEADS, BinaryHead, SoftmaxHead
+from window_ner.ner.training.loop import TrainConfig, train
 
 __all__ = [
     "read_conll", "load_conll", "write_conll", "Sentence", "ConllFormatError",
-    "spans", "convert", "detect_scheme", "validate", "TagSchemeError",
-    "Vocab", "caps_feature", "load_vectors", "vocab_matrix", "Vectors", "VectorsFormatError",
+    "spans", "convert", "detect_scheme", "validate", "TagSchemeError", "SchemeLabels", "TypeLabels", "Scores",
+    "Vocab", "caps_feature", "FEATURES", "load_vectors", "vocab_matrix", "Vectors", "VectorsFormatError",
     "windows", "tokenize", "Token", "Encoder", "EncodedCorpus",
-    "ModelConfig", "WindowClassifier", "TrainConfig", "train",
+    "ModelConfig", "ModelOptions", "WindowClassifier", "HEADS", "SoftmaxHead", "BinaryHead",
+    "TrainConfig", "train", "Experiment", "run_experiment",
     "evaluate", "format_report", "binary_scores", "Report",
     "argmax_decode", "viterbi", "viterbi_batch", "Tagger", "Entity",
 ]

@@ -19,7 +19,8 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from window_ner.ner.vocab import PAD, RESERVED, Vocab
+from window_ner.errors import InputError
+from window_ner.ner.data.vocab import PAD, RESERVED, Vocab
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
 BLOCK = 8192  # rows parsed at once: large enough for NumPy to dominate, small enough to bound memory
@@ -27,7 +28,7 @@ READ_SIZE = 1 << 20  # bytes read at a time from word2vec binary files
 MAX_KEPT_ERRORS = 100
 
 
-class VectorsFormatError(ValueError):
+class VectorsFormatError(InputError):
     """A vector file is malformed; ``str()`` reads ``file:line: what was expected``."""
 
     def __init__(self, path: str | os.PathLike[str], line: int | None, message: str, unit: str = "line"):
@@ -191,7 +192,7 @@ def _open(path: str | os.PathLike[str]) -> IO[bytes]:
     return open(path, "rb")
 
 
-def _header(line: bytes) -> tuple[int, int] | None:
+def _word2vec_header(line: bytes) -> tuple[int, int] | None:
     """(count, dim) when a first line is a word2vec header "count dim"."""
     fields = line.split()
     if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
@@ -247,7 +248,7 @@ class _Loader:
         """Settle the format, the dimension and where the vectors begin."""
         with _open(self.path) as f:
             first = f.readline()
-            header = _header(first) if self.format != "glove" else None
+            header = _word2vec_header(first) if self.format != "glove" else None
             if not first.strip():
                 raise VectorsFormatError(self.path, 1, "the file is empty (or starts with a blank line); "
                                          "expected 'word v1 v2 ...' lines or a word2vec 'count dim' header")

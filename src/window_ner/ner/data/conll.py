@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from window_ner.nn.io import open_atomic
+from window_ner.errors import InputError
+from window_ner.files import open_atomic
 
 DOCSTART = "-DOCSTART-"
 MAX_KEPT_ERRORS = 100  # non-strict reading keeps the first errors for reports, not one per bad line
 
 
-class ConllFormatError(ValueError):
+class ConllFormatError(InputError):
     """A CoNLL file is malformed; ``str()`` reads ``file:line: what was expected``."""
 
     def __init__(self, path: str | os.PathLike[str], line: int, message: str):
@@ -62,7 +63,7 @@ class Sentence:
         return len(self.tokens)
 
 
-def _split(line: str) -> list[str]:
+def _columns(line: str) -> list[str]:
     """Fields of a line: tab-separated if it holds a tab, else separated by runs of spaces."""
     if "\t" in line:
         return [f.strip(" ") for f in line.split("\t")]
@@ -183,7 +184,7 @@ class ConllReader:
                 if not line:
                     yield from finish()
                     continue
-                fields = _split(line)
+                fields = _columns(line)
                 if fields[0] == self.docstart:
                     yield from finish()
                     doc += 1

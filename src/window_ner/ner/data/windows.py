@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from window_ner.ner.vocab import BOS, EOS
+from window_ner.ner.data.vocab import BOS, EOS
 
 
 def sentence_starts(sentences: Sequence[Sequence[object]]) -> np.ndarray:
@@ -82,11 +82,3 @@ def windows(flat_ids: np.ndarray, sentence_starts: np.ndarray, size: int = 2, le
         right = position + k
         out[:, size + k] = np.where(right < end, flat[np.minimum(right, n - 1)], right_pad)
     return out
-
-
-def windows_for(arrays: Sequence[np.ndarray | Sequence[int]], size: int = 2, left_pad: int = BOS,
-                right_pad: int = EOS) -> np.ndarray:
-    """Windows of every token of a list of per-sentence id arrays (flatten, then :func:`windows`)."""
-    flat, starts = flatten(arrays)
-    return windows(flat, starts, size, left_pad, right_pad)
-

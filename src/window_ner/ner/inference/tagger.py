@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from window_ner import __version__, nn
-from window_ner.autodiff import log_softmax, no_grad
-from window_ner.ner import decode as decoding
-from window_ner.ner import tags as tagging
-from window_ner.ner.encoder import EncodedCorpus, Encoder
-from window_ner.ner.model import ModelConfig, WindowClassifier
-from window_ner.ner.tokenize import tokenize
+from window_ner.autodiff import no_grad
+from window_ner.errors import InputError
+from window_ner.ner.data import tags as tagging
+from window_ner.ner.data.tokenize import tokenize
+from window_ner.ner.inference.migrate import FORMAT, FORMAT_VERSION, upgrade
+from window_ner.ner.model.classifier import ModelConfig, WindowClassifier
+from window_ner.ner.model.encoder import EncodedCorpus, Encoder
+
+__all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path"]
 
 MODEL_FILE = "model.safetensors"
-OUTPUT_SCHEME = "IOB2"  # tags handed to users and written to files
 CHUNK = 8192  # windows scored at once: bounds memory while keeping matrix products large
-_IOB2_PREFIX = {"B": "B", "I": "I", "E": "I", "S": "B"}  # IOB2 and IOBES tags, the schemes models predict in
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,30 +51,34 @@ def model_path(path: str | Path) -> Path:
 
 
 class Tagger:
-    """A trained window classifier with its vocabulary, features, tag set and decoder.
+    """A trained window classifier with its vocabulary, features and labels; its head decodes.
 
     Calls never change the tagger, and the engine's no-grad mode is per thread, so one Tagger may serve
     several threads at once.
     """
 
-    def __init__(self, model: WindowClassifier, encoder: Encoder, decode: str = "viterbi",
-                 info: dict[str, Any] | None = None):
-        if decode not in ("viterbi", "argmax"):
-            raise ValueError(f"decode must be 'viterbi' or 'argmax', not {decode!r}")
+    def __init__(self, model: WindowClassifier, encoder: Encoder, info: dict[str, Any] | None = None):
         self.model = model.eval()
         self.encoder = encoder
-        self.decode = decode
         self.info = info or {}
-        # A binary model's two outputs ("O" or the type) are decoded by argmax and already read as IOB2 would.
-        binary = model.config.binary
-        self._decoder = None if binary else decoding.Decoder(encoder.tags, encoder.scheme, decode)
-        # Viterbi output is valid in the model's scheme, so each tag has one IOB2 form (E- -> I-, S- -> B-);
-        # argmax output may be invalid and is converted span by span.
-        self._by_tag = binary or (decode == "viterbi" and encoder.scheme in ("IOB2", "IOBES"))
-        output_tags = list(encoder.tags)
-        if self._by_tag and not binary:
-            output_tags = [_IOB2_PREFIX[t[0]] + t[1:] if t != "O" else t for t in output_tags]
-        self._output_tags = np.asarray(output_tags, dtype=object)
+        labels, valid = encoder.labels, model.head.valid_sequences
+        self._converts = labels.converts_output(valid)
+        self._output_tags = np.asarray(labels.output_tags(valid), dtype=object)
+
+    @property
+    def head(self) -> Any:
+        """The model's output head."""
+        return self.model.head
+
+    def decoded_by(self, decode: str) -> Tagger:
+        """The same model (sharing its parameters) decoding by ``decode``: "viterbi" or "argmax"
+        (softmax head only)."""
+        if not hasattr(self.model.head, "with_decode"):
+            raise InputError(f"the {self.model.head.name} head has one way of decoding; it takes no decode option")
+        model = copy.copy(self.model)
+        model.head = self.model.head.with_decode(decode)
+        model.config = replace(self.model.config, head_options=model.head.options)
+        return Tagger(model, self.encoder, self.info)
 
     # ----- persistence -----
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -80,11 +86,11 @@ class Tagger:
         target = model_path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         metadata = {
-            "format": "window-ner model",
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
             "version": __version__,
             "model": self.model.config.to_dict(),
             "encoder": self.encoder.to_dict(),
-            "decode": self.decode,
             "info": {**self.info, **(extra or {})},
         }
         nn.io.save(target, self.model.state_dict(), metadata)
@@ -92,7 +98,8 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str | Path) -> Tagger:
-        """Load a model folder or file written by ``save`` (safetensors + JSON: never runs code)."""
+        """Load a model folder or file written by ``save`` (safetensors + JSON: never runs code). A file of
+        window-ner 0.1 (before output heads) is read and upgraded on the way in."""
         target = model_path(path)
         if not target.exists():
             raise FileNotFoundError(f"no model at {target}: train one with 'window-ner train --out DIR'")
@@ -101,14 +108,15 @@ class Tagger:
             if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
                 raise nn.io.ModelFileError(f"{target}: tensor {name!r} holds NaN or infinite values: the file is "
                                            "corrupted, or training diverged; train the model again")
-        if metadata.get("format") != "window-ner model":
-            raise nn.io.ModelFileError(f"{target}: not a window-ner model (no window-ner metadata)")
         try:
-            config = ModelConfig.from_dict(metadata["model"])
-            model = WindowClassifier(config, np.random.default_rng(0))
+            tensors, metadata = upgrade(tensors, metadata, target)
+            encoder = Encoder.from_dict(metadata["encoder"])
+            model = WindowClassifier(ModelConfig.from_dict(metadata["model"]), encoder.labels,
+                                     np.random.default_rng(0))
             model.load_state_dict(tensors)
-            return cls(model, Encoder.from_dict(metadata["encoder"]), metadata.get("decode", "viterbi"),
-                       metadata.get("info", {}))
+            return cls(model, encoder, metadata.get("info", {}))
+        except nn.io.ModelFileError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             # metadata and tensors that do not fit each other: name the file, never a bare KeyError
             what = f"missing entry {error}" if isinstance(error, KeyError) else str(error)
@@ -123,22 +131,14 @@ class Tagger:
         with no_grad():
             for first in range(0, len(data), CHUNK):
                 part = slice(first, first + CHUNK)
-                scores = self.model(data.word_windows[part], {k: v[part] for k, v in data.feature_windows.items()})
-                if self.model.config.binary:
-                    s = scores.data
-                    # log(1 - sigma(s)) and log sigma(s), for tags O and the type; stable for large |s|
-                    out.append(np.stack([-np.logaddexp(0, s), -np.logaddexp(0, -s)], axis=1))
-                else:
-                    out.append(log_softmax(scores).data)
+                out.append(self.model.head.log_probs(self.model(*data.inputs(part))))
         if not out:
             return np.zeros((0, len(self.encoder.tags)), dtype=np.float32)
         return np.concatenate(out)
 
     def decode_ids(self, log_probs: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Best tag ids per token, sentence by sentence."""
-        if self._decoder is None:
-            return log_probs.argmax(axis=1)
-        return self._decoder.decode_batch_ids(log_probs, starts)
+        return self.model.head.decode(log_probs, starts)
 
     def predict(self, token_lists: Sequence[Sequence[str]]) -> list[list[str]]:
         """IOB2 tags for each sentence of pre-tokenised input (binary models: the type or 'O')."""
@@ -163,8 +163,8 @@ class Tagger:
         tags, confidences = [], []
         for first, last in zip(data.starts[:-1], data.starts[1:], strict=True):
             sentence = names[first:last].tolist()
-            if not self._by_tag:
-                sentence = tagging.convert(sentence, self.encoder.scheme, OUTPUT_SCHEME)
+            if self._converts:
+                sentence = self.encoder.labels.to_output(sentence)
             tags.append(sentence)
             confidences.append(probs[first:last])
         return tags, confidences

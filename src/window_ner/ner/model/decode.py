@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from window_ner.ner.tags import allowed_ends, allowed_starts, allowed_transitions, normalize_scheme
+from window_ner.ner.data.tags import allowed_ends, allowed_starts, allowed_transitions, normalize_scheme
 
-__all__ = ["Decoder", "argmax_decode", "make_decoder", "viterbi", "viterbi_batch"]
+__all__ = ["Decoder", "argmax_decode", "viterbi", "viterbi_batch"]
 
 # Log-probabilities of -inf (an underflowed softmax) are raised to this floor so that the allowed paths
 # stay comparable: a long sum of floors is still finite, while forbidden moves stay -inf.
@@ -179,7 +179,7 @@ def _decode_sorted(emissions: np.ndarray, firsts: np.ndarray, lengths: np.ndarra
 
 
 class Decoder:
-    """Callable turning one sentence's (n, n_tags) log-probabilities into tag strings."""
+    """Best tag ids from (n, n_tags) log-probabilities: Viterbi under the scheme's constraints, or argmax."""
 
     def __init__(self, tags: Sequence[str], scheme: str, method: str = "viterbi"):
         if method not in ("viterbi", "argmax"):
@@ -190,7 +190,6 @@ class Decoder:
         self.allowed = allowed_transitions(self.tags, self.scheme)
         self.start = allowed_starts(self.tags, self.scheme)
         self.end = allowed_ends(self.tags, self.scheme)
-        self._names = np.asarray(self.tags, dtype=object)
 
     def _check(self, log_probs: np.ndarray) -> np.ndarray:
         log_probs = np.asarray(log_probs)
@@ -206,23 +205,9 @@ class Decoder:
             return argmax_decode(log_probs)
         return viterbi(log_probs, self.allowed, self.start, self.end)
 
-    def __call__(self, log_probs: np.ndarray) -> list[str]:
-        """Best tags of one sentence."""
-        return self._names[self.decode_ids(log_probs)].tolist()
-
     def decode_batch_ids(self, log_probs: np.ndarray, bounds: Sequence[int] | np.ndarray) -> np.ndarray:
         """Best tag ids of each sentence of a concatenated batch (``bounds`` as in ``viterbi_batch``)."""
         log_probs = self._check(log_probs)
         if self.method == "argmax":
             return argmax_decode(log_probs)
         return viterbi_batch(log_probs, bounds, self.allowed, self.start, self.end)
-
-    def decode_batch(self, log_probs: np.ndarray, bounds: Sequence[int] | np.ndarray) -> list[list[str]]:
-        """Best tags of each sentence of a concatenated batch (``bounds`` as in ``viterbi_batch``)."""
-        names = self._names[self.decode_batch_ids(log_probs, bounds)]
-        return [names[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def make_decoder(tags: Sequence[str], scheme: str, method: str = "viterbi") -> Decoder:
-    """A ``Decoder`` for ``tags`` of ``scheme``: ``method`` is 'viterbi' (valid sequences) or 'argmax'."""
-    return Decoder(tags, scheme, method)

@@ -26,7 +26,7 @@ starts with a capital letter, a digit, an opening quote or bracket, or at the en
 always ends a sentence. Abbreviations never end a sentence, except company and name suffixes (``Inc.``,
 ``Ltd.``, ``Jr.`` ...) followed by a capitalised word.
 
-API: :func:`tokenize` returns a list of :class:`Sentence` (``.tokens``, ``.start``, ``.end``; also usable as a
+API: :func:`tokenize` returns a list of :class:`TextSentence` (``.tokens``, ``.start``, ``.end``; also usable as a
 sequence of :class:`Token`); :func:`tokenize_sentence` gives the flat token list of a text without splitting;
 :func:`split_sentences` and :func:`sentence_spans` give the sentences as strings or character spans.
 """
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import overload
 
 __all__ = [
-    "ABBREVIATIONS", "Sentence", "Token", "sentence_spans", "split_sentences", "tokenize",
+    "ABBREVIATIONS", "TextSentence", "Token", "sentence_spans", "split_sentences", "tokenize",
     "tokenize_sentence",
 ]
 
@@ -53,7 +53,7 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
-class Sentence:
+class TextSentence:
     """A sentence: its tokens and the character span from its first token's start to its last token's end.
 
     It behaves like a read-only sequence of :class:`Token` (``len``, iteration, indexing, slicing).
@@ -204,7 +204,7 @@ def _boundaries(text: str, tokens: list[Token]) -> list[int]:
     return cuts
 
 
-def tokenize(text: str) -> list[Sentence]:
+def tokenize(text: str) -> list[TextSentence]:
     """Split ``text`` into sentences of tokens; each token's ``text`` equals ``text[start:end]``."""
     tokens = tokenize_sentence(text)
     if not tokens:
@@ -214,7 +214,7 @@ def tokenize(text: str) -> list[Sentence]:
     for cut in _boundaries(text, tokens):
         if cut > begin:
             chunk = tuple(tokens[begin:cut])
-            sentences.append(Sentence(chunk, chunk[0].start, chunk[-1].end))
+            sentences.append(TextSentence(chunk, chunk[0].start, chunk[-1].end))
             begin = cut
     return sentences
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from window_ner.ner.tags import spans, tag_type
+from window_ner.ner.data.tags import spans, tag_type
 
 __all__ = ["Confusion", "Report", "TypeScores", "binary_scores", "evaluate", "format_report", "prf"]
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from window_ner.errors import InputError
+
 __all__ = [
     "SCHEMES",
     "Span",
@@ -60,7 +62,7 @@ _PREFIX_TEXT = {
 _CANONICAL_PREFIX = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S", "": "I", "O": "O"}
 
 
-class TagSchemeError(ValueError):
+class TagSchemeError(InputError):
     """A tag or tag sequence that does not follow the expected tagging scheme."""
 
 
@@ -73,7 +75,7 @@ def normalize_scheme(scheme: str) -> str:
     return name
 
 
-def _split(tag: str) -> tuple[str, str]:
+def _prefix_and_type(tag: str) -> tuple[str, str]:
     """(prefix, type) as written: 'O' -> ('O', ''), 'B-PER' -> ('B', 'PER'), 'PER' -> ('', 'PER')."""
     if tag == "O":
         return "O", ""
@@ -88,7 +90,7 @@ def _split(tag: str) -> tuple[str, str]:
 
 def tag_type(tag: str) -> str:
     """The entity type of a tag ('B-PER' -> 'PER', bare 'PER' -> 'PER'), or 'O' for the outside tag."""
-    prefix, kind = _split(tag)
+    prefix, kind = _prefix_and_type(tag)
     return "O" if prefix == "O" else kind
 
 
@@ -110,7 +112,7 @@ def _chunk_parse(tag: str) -> tuple[str, str]:
         return found
     if not isinstance(tag, str):
         raise TypeError(f"tags must be strings, got {type(tag).__name__} {tag!r}")
-    prefix, kind = _split(tag)
+    prefix, kind = _prefix_and_type(tag)
     canonical = _CANONICAL_PREFIX.get(prefix)
     if canonical is None or (canonical != "O" and not kind):
         raise ValueError(f"cannot read tag {tag!r}: expected O, a bare type, or B-/I-/E-/S-/L-/U- "
@@ -203,7 +205,7 @@ def _is_tag_of(tag: str, scheme: str) -> bool:
     """``is_valid_tag`` for a scheme already normalised (the callers below check tag after tag)."""
     if not isinstance(tag, str):
         return False
-    prefix, kind = _split(tag)
+    prefix, kind = _prefix_and_type(tag)
     if prefix == "O":
         return True
     if prefix == "":
@@ -231,7 +233,7 @@ def tag_checker(scheme: str) -> Callable[[str], None]:
 
 def _canonical(tag: str) -> tuple[str, str]:
     """(prefix, type) of a valid ``scheme`` tag with BILOU letters and bare IO tags mapped to B/I/E/S/O."""
-    prefix, kind = _split(tag)
+    prefix, kind = _prefix_and_type(tag)
     return _CANONICAL_PREFIX[prefix], kind
 
 
@@ -259,7 +261,7 @@ def _may_end(scheme: str, last: tuple[str, str]) -> bool:
 def _expected(scheme: str, prev: str | None, prev_c: tuple[str, str] | None, tag: str) -> str:
     """What a valid sequence would have instead, in words, for error messages."""
     letters = {"E": "L", "S": "U"} if scheme == "BILOU" else {"E": "E", "S": "S"}
-    cur_t = _split(tag)[1]
+    cur_t = _prefix_and_type(tag)[1]
     if scheme == "IOB1":
         return (f"B-{cur_t} only directly after I-{cur_t} or B-{cur_t} (it splits two adjacent {cur_t} "
                 f"entities); start an entity with I-{cur_t}")
@@ -305,7 +307,7 @@ def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> str:
         for tag in sequence:
             if not isinstance(tag, str):
                 raise TypeError(f"tags must be strings, got {type(tag).__name__} {tag!r}")
-            prefix, kind = _split(tag)
+            prefix, kind = _prefix_and_type(tag)
             if prefix not in _CANONICAL_PREFIX or (prefix != "O" and not kind):
                 raise TagSchemeError(f"cannot detect the tag scheme: tag {tag!r} is not O, a bare type, or "
                                      "B-/I-/E-/S-/L-/U- followed by a type")

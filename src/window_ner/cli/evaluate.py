@@ -1,0 +1,48 @@
+"""``window-ner evaluate``: score a model on a labelled CoNLL file, as conlleval counts it."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from window_ner.cli._common import Formatter
+from window_ner.ner.data.conll import load_conll, write_conll
+from window_ner.ner.experiment import predict_and_score
+from window_ner.ner.inference.tagger import Tagger
+
+HELP = "score a model on a labelled CoNLL file"
+
+
+def add_parser(commands: Any) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help=HELP, formatter_class=Formatter,
+        description="Entity-level precision, recall and F1, counted exactly as conlleval counts them.",
+        epilog="example:\n  window-ner evaluate --model runs/glove --data test.txt --output - | perl conlleval.pl",
+    )
+    evaluate.add_argument("--model", required=True, type=Path, help="model folder or .safetensors file")
+    evaluate.add_argument("--data", required=True, type=Path, help="labelled CoNLL file")
+    evaluate.add_argument("--output", type=Path,
+                          help="also write the file's lines with a predicted tag column added, as the conlleval "
+                          "script reads them ('-': to stdout, and the scores to stderr)")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--token-column", type=int, default=0, help="column of the tokens")
+    evaluate.add_argument("--tag-column", type=int, default=-1, help="column of the NER tags")
+    evaluate.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    to_stdout = args.output is not None and str(args.output) == "-"
+    if args.output is not None and not to_stdout and args.output.is_dir():  # before the work, not after
+        raise IsADirectoryError(errno.EISDIR, "is a folder; give --output a file name", str(args.output))
+    tagger = Tagger.load(args.model)
+    sentences = load_conll(args.data, token_column=args.token_column, tag_column=args.tag_column)
+    predicted, report = predict_and_score(tagger, sentences)
+    if args.output is not None:
+        write_conll(sys.stdout if to_stdout else args.output, sentences, predicted)
+    # with the predictions on stdout, the scores go to stderr
+    print(json.dumps(report.summary()) if args.json else report.text(), file=sys.stderr if to_stdout else sys.stdout)
+    return 0

@@ -1,0 +1,179 @@
+"""The library API for experiments: a typed description of a training run, running it, and scoring.
+
+The command line, the benchmarks and the tests all call :func:`run_experiment`; nothing here prints except
+to the ``log`` stream it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from window_ner.errors import InputError
+from window_ner.ner.data import tags as tagging
+from window_ner.ner.data.conll import Sentence, load_conll, write_conll
+from window_ner.ner.data.labels import Scores
+from window_ner.ner.data.vectors import load_vectors, vocab_matrix
+from window_ner.ner.inference.tagger import Tagger
+from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
+from window_ner.ner.model.encoder import EncodedCorpus, Encoder
+from window_ner.ner.model.heads import HEADS, SoftmaxHead
+from window_ner.ner.training.loop import TrainConfig, TrainLogs, train
+
+__all__ = ["Experiment", "run_experiment", "load_labelled", "predict_and_score", "sample_corpus"]
+
+
+@dataclass
+class Experiment:
+    """Everything a training run needs; the CLI fills it from its options, tests and benchmarks from Python."""
+
+    train_path: Path
+    dev_path: Path
+    test_path: Path | None = None
+    vectors_path: Path | None = None
+    out: Path | None = None
+    model: ModelOptions = field(default_factory=ModelOptions)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    head: str = "softmax"
+    head_options: Any = field(default_factory=SoftmaxHead.Options)  # the head's Options
+    token_column: int = 0
+    tag_column: int = -1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        options = HEADS.get(self.head).Options
+        if not isinstance(self.head_options, options):
+            raise InputError(f"the {self.head} head takes {options.__qualname__}, not "
+                             f"{type(self.head_options).__qualname__}")
+
+
+@dataclass
+class _Splits:
+    train: list[Sentence]
+    train_scheme: str
+    dev: list[Sentence]
+    dev_scheme: str
+    test: list[Sentence] | None
+    test_scheme: str | None
+
+
+def _load_splits(exp: Experiment) -> _Splits:
+    train_sents, train_scheme = load_labelled(exp.train_path, exp.token_column, exp.tag_column)
+    dev_sents, dev_scheme = load_labelled(exp.dev_path, exp.token_column, exp.tag_column)
+    test_sents, test_scheme = (load_labelled(exp.test_path, exp.token_column, exp.tag_column)
+                               if exp.test_path else (None, None))
+    return _Splits(train_sents, train_scheme, dev_sents, dev_scheme, test_sents, test_scheme)
+
+
+def build_tagger(exp: Experiment, splits: Any, rng: np.random.Generator, log: TextIO) -> Tagger:
+    """The untrained tagger of an experiment: labels, vocabulary, features, and the model started from the
+    word vectors (when given)."""
+    head = HEADS.get(exp.head)
+    labels = head.make_labels(exp.head_options, [s.tags for s in splits.train], splits.train_scheme,
+                              str(exp.train_path))
+    vectors = None
+    if exp.vectors_path is not None:
+        vectors = load_vectors(exp.vectors_path)
+        print(f"vectors: {len(vectors.words):,} words of {vectors.dim} dimensions from {exp.vectors_path}",
+              file=log)
+    encoder = Encoder.build([s.tokens for s in splits.train], labels, window=exp.model.window,
+                            feature_names=exp.model.features,
+                            extra_words=vectors.words if vectors is not None else None)
+    config = ModelConfig.from_options(exp.model, vocab_size=len(encoder.vocab),
+                                      feature_sizes=encoder.feature_sizes,
+                                      word_dim=vectors.dim if vectors is not None else exp.model.word_dim,
+                                      head=exp.head, head_options=exp.head_options)
+    initial = vocab_matrix(vectors, encoder.vocab, rng) if vectors is not None else None
+    model = WindowClassifier(config, labels, rng, word_vectors=initial)
+    return Tagger(model, encoder, info={"train": str(exp.train_path), "gold_scheme": splits.train_scheme})
+
+
+def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str, Any], Tagger]:
+    """Train, keep the best epoch by dev F1, evaluate on dev (and test); returns the scores and tagger.
+
+    Reports go to ``log``, by default the current ``sys.stderr`` (looked up at call time, so redirections work).
+    """
+    log = sys.stderr if log is None else log
+    began = time.perf_counter()
+    if exp.out is not None and exp.out.exists() and not exp.out.is_dir():
+        raise FileExistsError(f"{exp.out} is a file; the output must be a folder (it holds the model, "
+                              "metrics.jsonl and predictions)")
+    splits = _load_splits(exp)
+    rng = np.random.default_rng(exp.training.seed)
+    tagger = build_tagger(exp, splits, rng, log)
+    encoder, model = tagger.encoder, tagger.model
+    train_data = encoder.encode([s.tokens for s in splits.train], [s.tags for s in splits.train],
+                                splits.train_scheme, documents=[s.doc for s in splits.train])
+    dev_data = encoder.encode([s.tokens for s in splits.dev], None)
+    n_params = sum(p.size for p in model.parameters())
+    print(f"train: {len(splits.train):,} sentences, {len(train_data):,} tokens; dev: {len(splits.dev):,} "
+          f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
+          file=log)
+
+    def evaluate_dev(current: WindowClassifier) -> dict[str, float]:
+        return predict_and_score(tagger, splits.dev, dev_data, splits.dev_scheme)[1].summary()
+
+    def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
+        if exp.out is not None:
+            tagger.save(exp.out, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
+
+    logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress)
+    if not logs:  # train() ends without an epoch only when Ctrl-C came during the first one
+        raise KeyboardInterrupt("interrupted during the first epoch: nothing was written")
+    results = _summary(logs)
+    for name, sents, data, scheme in (("dev", splits.dev, dev_data, splits.dev_scheme),
+                                      ("test", splits.test, None, splits.test_scheme)):
+        if sents is None:
+            continue
+        predicted, report = predict_and_score(tagger, sents, data, scheme)
+        results[name] = report.summary()
+        what = f"binary {report.label}" if report.label else "entities"
+        print(f"\n{name} ({what}):\n{report.text()}", file=log)
+        if exp.out is not None:
+            write_conll(exp.out / f"{name}.predictions.conll", sents, predicted)
+    results["seconds"] = round(time.perf_counter() - began, 1)
+    if exp.out is not None:
+        (exp.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results, tagger
+
+
+def _summary(logs: TrainLogs) -> dict[str, Any]:
+    return {"epochs": len(logs), "interrupted": logs.interrupted,
+            "best_epoch": [e.epoch for e in logs if e.best][-1],
+            "train_seconds": round(sum(entry.seconds for entry in logs), 1),
+            "train_tokens_per_s": round(float(np.median([e.tokens_per_s for e in logs])))}
+
+
+def load_labelled(path: Path, token_column: int = 0, tag_column: int = -1) -> tuple[list[Sentence], str]:
+    """A labelled CoNLL file and its tag scheme; a tag that no scheme allows is reported at its file:line."""
+    sentences = load_conll(path, token_column=token_column, tag_column=tag_column, tag_check=tagging.check_tag)
+    try:
+        return sentences, tagging.detect_scheme([s.tags for s in sentences])
+    except ValueError as error:
+        raise InputError(f"{path}: {error}") from error
+
+
+def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: EncodedCorpus | None = None,
+                      gold_scheme: str | None = None) -> tuple[list[list[str]], Scores]:
+    """The tagger's tags for labelled ``sentences``, in the gold file's scheme, and their scores.
+
+    Pass ``data`` (the sentences already encoded) and ``gold_scheme`` when known, to skip that work.
+    """
+    tags = tagger.predict_encoded(data) if data is not None else tagger.predict([s.tokens for s in sentences])
+    gold = [s.tags for s in sentences]
+    labels = tagger.encoder.labels
+    predicted = labels.in_gold_style(tags, gold, gold_scheme)
+    return predicted, labels.score(gold, predicted)
+
+
+def sample_corpus(split: str) -> Path:
+    """Path of the bundled sample corpus split ("train", "dev" or "test")."""
+    return Path(str(resources.files("window_ner.ner.data") / "corpus" / f"sample.{split}.conll"))

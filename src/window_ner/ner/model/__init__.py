@@ -1,0 +1,1 @@
+"""The model: feature extractors, the encoder, the window classifier, its output heads and decoding."""
