@@ -97,7 +97,7 @@ class Dropout(Module):
             return x
         # 16 random bits per entry, kept when >= p * 2^16: p is exact to 2^-16. The bits come as whole 64-bit
         # words (four entries each), the same bits Generator.bytes gives but without its 32-bit draws and two
-        # copies (35 instead of 50-180 us per mask of a 256 x 300 batch here).
+        # copies (docs/benchmarks.md has the timings).
         words = self.rng.integers(0, 2**64 - 1, size=-(-x.size // 4), dtype=np.uint64, endpoint=True)
         bits = words.view(np.uint16)[: x.size].reshape(x.shape)
         # kept entries carry 1/(1-p), so the expected value is unchanged
