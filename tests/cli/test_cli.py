@@ -337,7 +337,7 @@ def test_ctrl_c_after_an_epoch_keeps_the_best_model_and_exits_130(capsys: pytest
 
     real_train = commands.train
 
-    def train_until_the_second_dev_score(model, data, config, evaluate, *rest):  # noqa: ANN001, ANN002, ANN202
+    def train_until_the_second_dev_score(model, data, config, evaluate, *rest, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
         scored: list[int] = []
 
         def evaluate_then_interrupt(current):  # noqa: ANN001, ANN202
@@ -346,7 +346,7 @@ def test_ctrl_c_after_an_epoch_keeps_the_best_model_and_exits_130(capsys: pytest
                 raise KeyboardInterrupt
             return evaluate(current)
 
-        return real_train(model, data, config, evaluate_then_interrupt, *rest)
+        return real_train(model, data, config, evaluate_then_interrupt, *rest, **options)
 
     monkeypatch.setattr(commands, "train", train_until_the_second_dev_score)
     out_dir = tmp_path / "run"
@@ -525,3 +525,39 @@ def test_the_binary_head_without_a_type_is_one_line(capsys: pytest.CaptureFixtur
     code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
                        "--out", tmp_path / "run", "--head", "binary", "--no-progress")
     assert_one_line_error(code, err, "--binary TYPE")
+
+
+def test_no_progress_hides_the_bar_but_keeps_the_line_per_epoch(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", tmp_path / "run", "--epochs", "2", "--word-dim", "8", "--hidden", "8",
+                       "--no-progress")
+    assert code == 0, err
+    assert "epoch 1: loss" in err and "epoch 2: loss" in err
+
+
+def test_a_negative_seed_is_refused_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("train --train a --dev b", "demo"):
+        code, _, err = run(capsys, *command.split(), "--seed", "-1")
+        assert_one_line_error(code, err, "--seed", ">= 0")
+
+
+def test_evaluate_refuses_to_write_its_predictions_over_the_gold_file(capsys: pytest.CaptureFixture[str],
+                                                                      tmp_path: Path) -> None:
+    gold = tmp_path / "gold.conll"
+    gold.write_bytes(sample_corpus("dev").read_bytes())
+    code, _, err = run(capsys, "evaluate", "--model", multiclass_model().folder, "--data", gold,
+                       "--output", tmp_path / "." / "gold.conll")
+    assert_one_line_error(code, err, "overwrite the gold tags")
+    assert gold.read_bytes() == sample_corpus("dev").read_bytes()
+
+
+def test_a_bare_ctrl_c_says_interrupted(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from window_ner.ner.inference import tagger
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tagger.Tagger, "load", interrupted)
+    code, _, err = run(capsys, "tag", "--model", "m", TEXT)
+    assert code == 130 and err == "window-ner: interrupted\n"

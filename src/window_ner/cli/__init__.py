@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except KeyboardInterrupt as interrupt:
-        print(f"window-ner: {interrupt or 'interrupted'}", file=sys.stderr)
+        print(f"window-ner: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

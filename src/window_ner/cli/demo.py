@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from window_ner.cli._common import COUNT, Formatter
+from window_ner.cli._common import COUNT, NON_NEGATIVE_INT, Formatter
 from window_ner.cli.tag import format_entities
 from window_ner.ner.experiment import Experiment, run_experiment, sample_corpus
 from window_ner.ner.training.loop import TrainConfig
@@ -28,9 +28,9 @@ def add_parser(commands: Any) -> None:
         "minute), prints its dev and test F1, and tags a few sentences.",
     )
     demo.add_argument("--epochs", type=COUNT, default=50, help="most epochs to train (early stopping on dev)")
-    demo.add_argument("--seed", type=int, default=1, help="random seed")
+    demo.add_argument("--seed", type=NON_NEGATIVE_INT, default=1, help="random seed")
     demo.add_argument("--out", type=Path, help="also save the model in this folder")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar (the line per epoch stays)")
     demo.set_defaults(handler=run)
 
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     exp = Experiment(
         train_path=sample_corpus("train"), dev_path=sample_corpus("dev"), test_path=sample_corpus("test"),
         out=args.out, training=TrainConfig(epochs=args.epochs, seed=args.seed, patience=10),
-        progress=not args.no_progress,
+        progress=not args.no_progress, epoch_lines=True,
     )
     print("window-ner demo: training on the bundled sample corpus (random word vectors, capitalisation "
           "features, IOBES + Viterbi)", file=sys.stderr)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from window_ner.cli._common import Formatter
+from window_ner.errors import InputError
 from window_ner.ner.data.conll import load_conll, write_conll
 from window_ner.ner.experiment import predict_and_score
 from window_ner.ner.inference.tagger import Tagger
@@ -34,10 +36,20 @@ def add_parser(commands: Any) -> None:
     evaluate.set_defaults(handler=run)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     to_stdout = args.output is not None and str(args.output) == "-"
     if args.output is not None and not to_stdout and args.output.is_dir():  # before the work, not after
         raise IsADirectoryError(errno.EISDIR, "is a folder; give --output a file name", str(args.output))
+    if args.output is not None and not to_stdout and _same_file(args.output, args.data):
+        raise InputError(f"--output {args.output} is the --data file: writing the predictions there would "
+                         "overwrite the gold tags; give another file name")
     tagger = Tagger.load(args.model)
     sentences = load_conll(args.data, token_column=args.token_column, tag_column=args.tag_column)
     predicted, report = predict_and_score(tagger, sentences)

@@ -102,9 +102,10 @@ def _optimisation_options(opt: Any) -> None:
                      help="L2 penalty (decoupled for adamw)")
     opt.add_argument("--clip", type=NON_NEGATIVE, default=train_defaults.clip,
                      help="max gradient norm (0: no clipping)")
-    opt.add_argument("--seed", type=int, default=train_defaults.seed,
+    opt.add_argument("--seed", type=NON_NEGATIVE_INT, default=train_defaults.seed,
                      help="seed for initialisation, shuffling and dropout")
-    opt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    opt.add_argument("--no-progress", action="store_true",
+                     help="no progress bar (the line per epoch stays)")
 
 
 def feature_names(text: str) -> tuple[str, ...]:
@@ -138,7 +139,7 @@ def experiment(args: argparse.Namespace) -> Experiment:
                              schedule=args.schedule, lr_decay=args.lr_decay, patience=args.patience,
                              seed=args.seed, batching=args.batching or ""),
         head=head, head_options=head_options, token_column=args.token_column, tag_column=args.tag_column,
-        progress=not args.no_progress,
+        progress=not args.no_progress, epoch_lines=True,
     )
 
 

@@ -46,7 +46,8 @@ class Experiment:
     head_options: Any = field(default_factory=SoftmaxHead.Options)  # the head's Options
     token_column: int = 0
     tag_column: int = -1
-    progress: bool = True
+    progress: bool = True  # the progress bar (on a terminal)
+    epoch_lines: bool | None = None  # one line per epoch on stderr; None: as progress
 
     def __post_init__(self) -> None:
         options = HEADS.get(self.head).Options
@@ -125,7 +126,8 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
         if exp.out is not None:
             tagger.save(exp.out, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
 
-    logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress)
+    lines = exp.progress if exp.epoch_lines is None else exp.epoch_lines
+    logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress, epoch_lines=lines)
     if not logs:  # train() ends without an epoch only when Ctrl-C came during the first one
         raise KeyboardInterrupt("interrupted during the first epoch: nothing was written")
     results = _summary(logs)

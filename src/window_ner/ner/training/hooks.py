@@ -86,9 +86,11 @@ class MetricsFile(Hook):
 
 
 class ProgressBar(Hook):
-    """A bar over every batch of every epoch (on a terminal only) and one line per epoch, on stderr."""
+    """A bar over every batch of every epoch (on a terminal only) and one line per epoch, on stderr; either
+    may be turned off."""
 
-    def __init__(self) -> None:
+    def __init__(self, bar: bool = True, lines: bool = True) -> None:
+        self.show_bar, self.lines = bar, lines
         self.bar: Any = None
 
     def on_start(self, state: Any) -> None:
@@ -96,12 +98,14 @@ class ProgressBar(Hook):
 
         # disable=None: no bar when stderr is not a terminal (a log file would fill with redraws)
         self.bar = tqdm(total=state.config.epochs * state.batches_per_epoch, unit="batch", dynamic_ncols=True,
-                        leave=False, disable=None, file=sys.stderr)
+                        leave=False, disable=None if self.show_bar else True, file=sys.stderr)
 
     def on_batch(self, state: Any, loss: float) -> None:
         self.bar.update(1)
 
     def on_epoch(self, state: Any, log: Any) -> None:
+        if not self.lines:
+            return
         dev = "" if log.dev is None else f", dev F1 {100 * log.dev['f1']:.2f}" + (" (best)" if log.best else "")
         self.bar.write(f"epoch {log.epoch}: loss {log.train_loss:.4f}{dev}, {log.tokens_per_s:,.0f} tokens/s",
                        file=sys.stderr)
@@ -171,12 +175,14 @@ class LinearWarmupDecay(ConstantRate):
 
 
 def default_hooks(config: Any, save_best: Callable[[Any, dict[str, Any]], None] | None = None,
-                  out_dir: str | Path | None = None, progress: bool = True) -> list[Hook]:
+                  out_dir: str | Path | None = None, progress: bool = True,
+                  epoch_lines: bool | None = None) -> list[Hook]:
     """The hooks of :func:`train`, in the order they run at each epoch's end."""
     hooks: list[Hook] = [SaveBest(save_best)] if save_best is not None else []
     hooks += [KeepBest(), History()]
     if out_dir is not None:
         hooks.append(MetricsFile(Path(out_dir) / "metrics.jsonl"))
-    if progress:
-        hooks.append(ProgressBar())
+    lines = progress if epoch_lines is None else epoch_lines
+    if progress or lines:
+        hooks.append(ProgressBar(bar=progress, lines=lines))
     return hooks + [SCHEDULES.get(config.schedule)(config), EarlyStopping(config.patience)]

@@ -207,6 +207,7 @@ def train(
     out_dir: str | Path | None = None,
     progress: bool = True,
     hooks: Sequence[Hook] = (),
+    epoch_lines: bool | None = None,
 ) -> TrainLogs:
     """Train ``model`` in place, keeping the parameters of the epoch with the best dev F1.
 
@@ -214,14 +215,15 @@ def train(
     ``save_best(model, info)`` is called each time dev F1 improves (write the model file there).
     One JSON line per epoch goes to ``out_dir/metrics.jsonl``, started afresh when the first epoch ends (so
     an interrupted first epoch leaves an earlier run's files as they were). With ``progress``, a bar and one
-    line per epoch go to stderr (the bar only on a terminal). ``hooks`` run after the standard ones.
+    line per epoch go to stderr (the bar only on a terminal; ``epoch_lines`` turns the lines on or off on
+    their own). ``hooks`` run after the standard ones.
     Ctrl-C stops at once and returns the finished epochs' logs, marked ``interrupted``, with the best
     parameters so far restored (no logs if it came during the first epoch).
     """
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
     batching = BATCHINGS.get(config.batching or model.head.batching)(train_data, config.batch_size)
     state = TrainState(model, optimizer, config, batching)
-    every = default_hooks(config, save_best, out_dir, progress) + list(hooks)
+    every = default_hooks(config, save_best, out_dir, progress, epoch_lines) + list(hooks)
     return run_hooks(train_while_improving(state, train_data, evaluate), state, every)
 
 
