@@ -561,3 +561,22 @@ def test_a_bare_ctrl_c_says_interrupted(capsys: pytest.CaptureFixture[str], monk
     monkeypatch.setattr(tagger.Tagger, "load", interrupted)
     code, _, err = run(capsys, "tag", "--model", "m", TEXT)
     assert code == 130 and err == "window-ner: interrupted\n"
+
+
+def test_an_output_folder_whose_name_has_a_dot_holds_the_model(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "o" / "glove.6B.50d"
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", out, "--epochs", "1", "--word-dim", "8", "--hidden", "8", "--no-progress")
+    assert code == 0, err
+    assert (out / MODEL_FILE).is_file() and (out / "metrics.jsonl").is_file()
+    code, stdout, err = run(capsys, "tag", "--model", out, TEXT)
+    assert code == 0, err
+
+
+def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(capsys: pytest.CaptureFixture[str],
+                                                                         tmp_path: Path) -> None:
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", "/proc/window-ner-test", "--no-progress")
+    assert_one_line_error(code, err, "/proc/window-ner-test")
+    assert "train:" not in err and "epoch" not in err  # nothing was loaded or trained

@@ -6,8 +6,10 @@ to the ``log`` stream it is given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.conll import Sentence, load_conll, write_conll
 from window_ner.ner.data.labels import Scores
 from window_ner.ner.data.vectors import load_vectors, vocab_matrix
-from window_ner.ner.inference.tagger import Tagger
+from window_ner.ner.inference.tagger import MODEL_FILE, Tagger
 from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
 from window_ner.ner.model.heads import HEADS, SoftmaxHead
@@ -104,9 +106,8 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     """
     log = sys.stderr if log is None else log
     began = time.perf_counter()
-    if exp.out is not None and exp.out.exists() and not exp.out.is_dir():
-        raise FileExistsError(f"{exp.out} is a file; the output must be a folder (it holds the model, "
-                              "metrics.jsonl and predictions)")
+    if exp.out is not None:
+        _check_output_folder(exp.out)
     splits = _load_splits(exp)
     rng = np.random.default_rng(exp.training.seed)
     tagger = build_tagger(exp, splits, rng, log)
@@ -124,7 +125,7 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
 
     def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
         if exp.out is not None:
-            tagger.save(exp.out, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
+            tagger.save(exp.out / MODEL_FILE, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
 
     lines = exp.progress if exp.epoch_lines is None else exp.epoch_lines
     logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress, epoch_lines=lines)
@@ -145,6 +146,25 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     if exp.out is not None:
         (exp.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results, tagger
+
+
+def _check_output_folder(out: Path) -> None:
+    """Check before any work that the output folder can be made and written (a name with a dot is a folder
+    too); folders made for the check are removed again, so a run that stops early leaves nothing."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file; the output must be a folder (it holds the model, "
+                              "metrics.jsonl and predictions)")
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise InputError(f"cannot write to the output folder {out}: {error.strerror or error}") from None
+    finally:
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _summary(logs: TrainLogs) -> dict[str, Any]:
