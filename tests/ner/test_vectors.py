@@ -283,3 +283,8 @@ def test_truncated_gzip_names_the_file(tmp_path):
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(VectorsFormatError, match=r"cut\.txt\.gz.*truncated"):
         load_vectors(path)
+
+
+@pytest.mark.parametrize("make", [glove_text, word2vec_text, word2vec_binary])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_word(tmp_path: Path, make) -> None:
+    check_all(load_vectors(write(tmp_path, b"\xef\xbb\xbf" + make())))

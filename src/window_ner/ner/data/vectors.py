@@ -26,6 +26,7 @@ FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
 BLOCK = 8192  # rows parsed at once: large enough for NumPy to dominate, small enough to bound memory
 READ_SIZE = 1 << 20  # bytes read at a time from word2vec binary files
 MAX_KEPT_ERRORS = 100
+_BOM = b"\xef\xbb\xbf"
 
 
 class VectorsFormatError(InputError):
@@ -247,7 +248,7 @@ class _Loader:
     def detect(self) -> None:
         """Settle the format, the dimension and where the vectors begin."""
         with _open(self.path) as f:
-            first = f.readline()
+            first = f.readline().removeprefix(_BOM)
             header = _word2vec_header(first) if self.format != "glove" else None
             if not first.strip():
                 raise VectorsFormatError(self.path, 1, "the file is empty (or starts with a blank line); "
@@ -280,6 +281,8 @@ class _Loader:
         for lineno, raw in enumerate(f, 1):
             if lineno < self.start_line:
                 continue
+            if lineno == 1:
+                raw = raw.removeprefix(_BOM)  # a UTF-8 byte-order mark is not part of the first word
             line = raw.rstrip()  # newline, CR and the trailing space word2vec's C tool writes
             if not line:
                 continue
