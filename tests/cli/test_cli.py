@@ -580,3 +580,13 @@ def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(capsys
                        "--out", "/proc/window-ner-test", "--no-progress")
     assert_one_line_error(code, err, "/proc/window-ner-test")
     assert "train:" not in err and "epoch" not in err  # nothing was loaded or trained
+
+
+def test_a_dev_file_whose_tags_mix_schemes_is_an_error_naming_the_line(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    mixed = tmp_path / "dev.conll"  # IOB1, with one IOBES tag slipped in
+    mixed.write_text("EU I-ORG\nrejects O\nGerman I-MISC\ncall O\n\nPeter I-PER\nvisited O\nACME E-ORG\n",
+                     encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", mixed,
+                       "--out", tmp_path / "run", "--no-progress")
+    assert_one_line_error(code, err, f"{mixed}:1:", "mix schemes", "IOBES")

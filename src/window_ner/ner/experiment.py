@@ -178,9 +178,25 @@ def load_labelled(path: Path, token_column: int = 0, tag_column: int = -1) -> tu
     """A labelled CoNLL file and its tag scheme; a tag that no scheme allows is reported at its file:line."""
     sentences = load_conll(path, token_column=token_column, tag_column=tag_column, tag_check=tagging.check_tag)
     try:
-        return sentences, tagging.detect_scheme([s.tags for s in sentences])
+        scheme = tagging.detect_scheme([s.tags for s in sentences])
     except ValueError as error:
         raise InputError(f"{path}: {error}") from error
+    if scheme in ("IOBES", "BILOU"):  # their letters are unmistakable, so a sequence they forbid is a mix
+        _check_one_scheme(path, sentences, scheme)
+    return sentences, scheme
+
+
+def _check_one_scheme(path: Path, sentences: Sequence[Sentence], scheme: str) -> None:
+    """Raise naming the first line whose tag the detected scheme does not allow there (IOB1 and IOB2 files
+    are read leniently, as conlleval reads them: CoNLL-2003's own train file has two such slips)."""
+    for sentence in sentences:
+        try:
+            tagging.validate(sentence.tags, scheme)
+        except tagging.TagSchemeError as error:
+            position = int(str(error).split(":")[0].removeprefix("position "))
+            raise InputError(f"{path}:{sentence.line + position}: the tags mix schemes: the file has "
+                             f"{'L-/U-' if scheme == 'BILOU' else 'E-/S-'} tags, so it is read as {scheme}, but "
+                             f"{str(error).split(': ', 1)[1]}; write every tag of the file in one scheme") from None
 
 
 def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: EncodedCorpus | None = None,
