@@ -184,11 +184,11 @@ def test_decoder():
     ]))
     viterbi = D.Decoder(tags, "iobes")
     argmax = D.Decoder(tags, "IOBES", method="argmax")
-    assert [tags[i] for i in argmax.decode_ids(log_probs)] == ["I-PER", "E-PER", "O"]
-    assert [tags[i] for i in viterbi.decode_ids(log_probs)] == ["B-PER", "E-PER", "O"]
+    assert [tags[i] for i in argmax.decode_batch_ids(log_probs, [0, 3])] == ["I-PER", "E-PER", "O"]
+    assert [tags[i] for i in viterbi.decode_batch_ids(log_probs, [0, 3])] == ["B-PER", "E-PER", "O"]
     batch = viterbi.decode_batch_ids(np.concatenate([log_probs, log_probs[2:]]), [0, 3, 3, 4])
     assert [tags[i] for i in batch] == ["B-PER", "E-PER", "O", "O"]
     with pytest.raises(ValueError, match=r"shape \(n_tokens, 5\)"):
-        viterbi.decode_ids(np.zeros((2, 3)))
+        viterbi.decode_batch_ids(np.zeros((2, 3)), [0, 2])
     with pytest.raises(ValueError, match="method"):
         D.Decoder(tags, "IOBES", method="beam")

@@ -76,7 +76,7 @@ def _load_splits(exp: Experiment) -> _Splits:
     return _Splits(train_sents, train_scheme, dev_sents, dev_scheme, test_sents, test_scheme)
 
 
-def build_tagger(exp: Experiment, splits: Any, rng: np.random.Generator, log: TextIO) -> Tagger:
+def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log: TextIO) -> Tagger:
     """The untrained tagger of an experiment: labels, vocabulary, features, and the model started from the
     word vectors (when given)."""
     head = HEADS.get(exp.head)
@@ -190,13 +190,12 @@ def _check_one_scheme(path: Path, sentences: Sequence[Sentence], scheme: str) ->
     """Raise naming the first line whose tag the detected scheme does not allow there (IOB1 and IOB2 files
     are read leniently, as conlleval reads them: CoNLL-2003's own train file has two such slips)."""
     for sentence in sentences:
-        try:
-            tagging.validate(sentence.tags, scheme)
-        except tagging.TagSchemeError as error:
-            position = int(str(error).split(":")[0].removeprefix("position "))
+        violation = tagging.first_violation(sentence.tags, scheme)
+        if violation is not None:
+            position, reason = violation
             raise InputError(f"{path}:{sentence.line + position}: the tags mix schemes: the file has "
                              f"{'L-/U-' if scheme == 'BILOU' else 'E-/S-'} tags, so it is read as {scheme}, but "
-                             f"{str(error).split(': ', 1)[1]}; write every tag of the file in one scheme") from None
+                             f"{reason}; write every tag of the file in one scheme")
 
 
 def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: EncodedCorpus | None = None,

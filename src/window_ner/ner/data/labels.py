@@ -119,11 +119,6 @@ class SchemeLabels(Labels):
         types = sorted({tagging.tag_type(tag) for s in converted for tag in s} - {"O"})
         return cls(tagging.tag_set(types, scheme), scheme)
 
-    @property
-    def types(self) -> list[str]:
-        """The entity types, sorted."""
-        return sorted({tagging.tag_type(tag) for tag in self.tags} - {"O"})
-
     def targets(self, gold: Sequence[Sequence[str]], gold_scheme: str | None) -> np.ndarray:
         out = []
         for sentence in gold:
@@ -136,11 +131,12 @@ class SchemeLabels(Labels):
         return np.asarray(out, dtype=np.int64)
 
     def output_tags(self, ids_are_valid: bool) -> list[str]:
-        if ids_are_valid and self.scheme in ("IOB2", "IOBES"):  # one IOB2 form per tag: E- -> I-, S- -> B-
+        if not self.converts_output(ids_are_valid):  # one IOB2 form per tag: E- -> I-, S- -> B-
             return [_IOB2_PREFIX[t[0]] + t[1:] if t != "O" else t for t in self.tags]
         return list(self.tags)
 
     def converts_output(self, ids_are_valid: bool) -> bool:
+        # valid IOB2 or IOBES sequences can be read tag by tag; anything else is converted span by span
         return not (ids_are_valid and self.scheme in ("IOB2", "IOBES"))
 
     def to_output(self, tags: list[str]) -> list[str]:

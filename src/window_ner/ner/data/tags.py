@@ -273,24 +273,32 @@ def _expected(scheme: str, prev: str | None, prev_c: tuple[str, str] | None, tag
     return f"I-{prev_c[1]} or {letters['E']}-{prev_c[1]} after {prev!r} (the entity is still open)"
 
 
-def validate(tags: Sequence[str], scheme: str) -> None:
-    """Raise TagSchemeError naming the first position where ``tags`` is not a valid ``scheme`` sequence."""
+def first_violation(tags: Sequence[str], scheme: str) -> tuple[int, str] | None:
+    """The first position where ``tags`` is not a valid ``scheme`` sequence, and why; None when valid."""
     scheme = normalize_scheme(scheme)
     prev: str | None = None
     prev_c: tuple[str, str] | None = None
     for i, tag in enumerate(tags):
         if not _is_tag_of(tag, scheme):
-            raise _not_a_tag(tag, scheme, f"position {i}: ")
+            return i, str(_not_a_tag(tag, scheme))
         cur = _canonical(tag)
         if not _may_follow(scheme, prev_c, cur):
             where = "at sentence start" if prev is None else f"after {prev!r}"
-            raise TagSchemeError(f"position {i}: tag {tag!r} {where} is not allowed in {scheme} "
-                                 f"(expected {_expected(scheme, prev, prev_c, tag)})")
+            return i, (f"tag {tag!r} {where} is not allowed in {scheme} "
+                       f"(expected {_expected(scheme, prev, prev_c, tag)})")
         prev, prev_c = tag, cur
     if prev_c is not None and not _may_end(scheme, prev_c):
         letters = "L-/U-" if scheme == "BILOU" else "E-/S-"
-        raise TagSchemeError(f"position {len(tags) - 1}: the sentence ends with {prev!r}, an open entity; "
-                             f"in {scheme} an entity must end with an {letters} tag")
+        return len(tags) - 1, (f"the sentence ends with {prev!r}, an open entity; in {scheme} an entity must "
+                               f"end with an {letters} tag")
+    return None
+
+
+def validate(tags: Sequence[str], scheme: str) -> None:
+    """Raise TagSchemeError naming the first position where ``tags`` is not a valid ``scheme`` sequence."""
+    violation = first_violation(tags, scheme)
+    if violation is not None:
+        raise TagSchemeError(f"position {violation[0]}: {violation[1]}")
 
 
 def detect_scheme(tag_sequences: Iterable[Sequence[str]]) -> str:

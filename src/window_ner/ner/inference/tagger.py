@@ -65,11 +65,6 @@ class Tagger:
         self._converts = labels.converts_output(valid)
         self._output_tags = np.asarray(labels.output_tags(valid), dtype=object)
 
-    @property
-    def head(self) -> Any:
-        """The model's output head."""
-        return self.model.head
-
     def decoded_by(self, decode: str) -> Tagger:
         """The same model (sharing its parameters) decoding by ``decode``: "viterbi" or "argmax"
         (softmax head only)."""

@@ -198,13 +198,6 @@ class Decoder:
                              f"{self.tags}, got {log_probs.shape}")
         return log_probs
 
-    def decode_ids(self, log_probs: np.ndarray) -> np.ndarray:
-        """Best tag ids of one sentence."""
-        log_probs = self._check(log_probs)
-        if self.method == "argmax":
-            return argmax_decode(log_probs)
-        return viterbi(log_probs, self.allowed, self.start, self.end)
-
     def decode_batch_ids(self, log_probs: np.ndarray, bounds: Sequence[int] | np.ndarray) -> np.ndarray:
         """Best tag ids of each sentence of a concatenated batch (``bounds`` as in ``viterbi_batch``)."""
         log_probs = self._check(log_probs)

@@ -165,8 +165,8 @@ class KeyedFeature(Feature):
         counts: Counter[str] = Counter(key(t) for tokens in token_lists for t in tokens)
         return cls([k for k, c in sorted(counts.items(), key=lambda kc: -kc[1]) if c >= min_count])
 
-    @staticmethod
-    def key_of(word: str) -> str:
+    @classmethod
+    def key_of(cls, word: str) -> str:
         """The key of one word."""
         raise NotImplementedError
 
@@ -187,6 +187,10 @@ class SuffixFeature(KeyedFeature):
 
     n: ClassVar[int] = 0
 
+    @classmethod
+    def key_of(cls, word: str) -> str:
+        return word[-cls.n:].lower()
+
 
 @FEATURES.register("suffix2")
 class Suffix2Feature(SuffixFeature):
@@ -194,20 +198,12 @@ class Suffix2Feature(SuffixFeature):
 
     name, n = "suffix2", 2
 
-    @staticmethod
-    def key_of(word: str) -> str:
-        return word[-2:].lower()
-
 
 @FEATURES.register("suffix3")
 class Suffix3Feature(SuffixFeature):
     """The lowercased last three characters."""
 
     name, n = "suffix3", 3
-
-    @staticmethod
-    def key_of(word: str) -> str:
-        return word[-3:].lower()
 
 
 @lru_cache(maxsize=_CACHE)
@@ -230,8 +226,8 @@ class ShapeFeature(KeyedFeature):
 
     name = "shape"
 
-    @staticmethod
-    def key_of(word: str) -> str:
+    @classmethod
+    def key_of(cls, word: str) -> str:
         return word_shape(word)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,10 +66,6 @@ class Head(nn.Module):
     def valid_sequences(self) -> bool:
         """Whether decoding always gives tag sequences the labels' scheme allows."""
         return False
-
-    def options_dict(self) -> dict[str, Any]:
-        """The options, for the model file."""
-        return asdict(self.options)
 
 
 HEADS: Registry[type[Head]] = Registry("head")
