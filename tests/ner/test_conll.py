@@ -354,3 +354,13 @@ def test_write_rejects_what_a_conll_file_cannot_hold(tmp_path, sentences, predic
     with pytest.raises(ValueError, match=message):
         write_conll(tmp_path / "out.txt", sentences, predictions)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text, line, expected", [
+    ("EU NNP\nrejects VBZ B-NP O\nGerman JJ B-NP B-MISC\n", 1, "expected 4 columns (as on line 2), found 2"),
+    ("-DOCSTART- O\n\nEU NNP\nrejects VBZ O\ncall NN O\n", 3, "expected 3 columns (as on line 4), found 2"),
+    ("a X O\nb O\n", 2, "expected 3 columns (as on line 1), found 2"),  # a tie: the first line sets the count
+])
+def test_a_bad_first_line_is_the_one_blamed(tmp_path, text, line, expected):
+    error = error_of(write(tmp_path, text))
+    assert (error.line, error.message) == (line, expected)

@@ -1,7 +1,8 @@
 """Reading and writing CoNLL column files: one token per line, blank lines between sentences.
 
 The reader streams (one line at a time) and checks the file as it goes: every token line must have the
-same number of columns as the first one, no column may be empty, and every line must decode in the given
+same number of columns (the number most of the first token lines have, so that a bad first line is the
+one blamed), no column may be empty, and every line must decode in the given
 encoding. Problems raise :class:`ConllFormatError` naming ``file:line``; with ``strict=False`` the
 sentence holding a bad line is dropped instead (a sentence with a token missing would silently shift
 every window and could break its tag sequence) and the reader counts what it dropped.
@@ -17,6 +18,7 @@ which can be plugged in through the ``tag_check`` and ``validate`` hooks.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from window_ner.files import open_atomic
 
 DOCSTART = "-DOCSTART-"
 MAX_KEPT_ERRORS = 100  # non-strict reading keeps the first errors for reports, not one per bad line
+COLUMN_SAMPLE = 100  # token lines read ahead to learn the file's usual number of columns
 
 
 class ConllFormatError(InputError):
@@ -134,12 +137,29 @@ class ConllReader:
                                    f"({option}=, --{option.replace('_', '-')})")
         return index
 
+    def _usual_columns(self, head: list[bytes]) -> tuple[int, int]:
+        """The most common number of columns among the first token lines, and the first line that has it."""
+        counts: dict[int, list[int]] = {}
+        seen = 0
+        for lineno, raw in enumerate(head, 1):
+            line = raw.decode(self.encoding, errors="replace").lstrip("\ufeff").rstrip(" \t\r\n")
+            fields = _columns(line) if line else []
+            if fields and fields[0] != self.docstart:
+                counts.setdefault(len(fields), []).append(lineno)
+                seen += 1
+                if seen == COLUMN_SAMPLE:
+                    break
+        if not counts:
+            return 0, 0
+        ncols = max(counts, key=lambda n: (len(counts[n]), -counts[n][0]))  # ties: the earliest count
+        return ncols, counts[ncols][0]
+
     def _read(self) -> Iterator[Sentence]:
         rows: list[list[str]] = []
         start = 0  # line where the current sentence begins
         bad = False  # the current sentence holds a malformed line (non-strict mode)
         doc = -1  # -1 until the first -DOCSTART-, or the first sentence of a file without them
-        ncols = first_line = 0
+        resolved = False  # the token and tag columns are resolved at the first token line
         token_i = tag_i = 0
         extra: list[int] = []
         good_tags: set[str] = set()  # tag_check is a per-tag test: remember the tags that passed
@@ -162,7 +182,9 @@ class ConllReader:
             rows, bad = [], False
 
         with open(self.path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
+            head = list(itertools.islice(f, COLUMN_SAMPLE * 4))  # read ahead, then replay: f may be a pipe
+            ncols, first_line = self._usual_columns(head)
+            for lineno, raw in enumerate(itertools.chain(head, f), 1):
                 try:
                     text = raw.decode(self.encoding)
                 except UnicodeDecodeError as e:
@@ -193,13 +215,15 @@ class ConllReader:
                     start = lineno
                     doc = max(doc, 0)
                 rows.append(fields)
-                if ncols == 0:
-                    ncols, first_line = len(fields), lineno
-                    token_i = self._resolve(self.token_column, "token", "token_column", ncols, lineno)
+                if not resolved:
+                    resolved = True
+                    ncols = ncols or len(fields)
+                    at = first_line or lineno  # a line that has the usual number of columns
+                    token_i = self._resolve(self.token_column, "token", "token_column", ncols, at)
                     if self.tag_column is not None:
-                        tag_i = self._resolve(self.tag_column, "tag", "tag_column", ncols, lineno)
+                        tag_i = self._resolve(self.tag_column, "tag", "tag_column", ncols, at)
                         if tag_i == token_i:
-                            raise ConllFormatError(self.path, lineno, f"the tag column {self.tag_column} is "
+                            raise ConllFormatError(self.path, at, f"the tag column {self.tag_column} is "
                                                    f"the token column: the line has {ncols} column"
                                                    f"{'s' if ncols != 1 else ''}, and a labelled file needs a "
                                                    "token and a tag on each line")
