@@ -590,3 +590,14 @@ def test_a_dev_file_whose_tags_mix_schemes_is_an_error_naming_the_line(capsys: p
     code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", mixed,
                        "--out", tmp_path / "run", "--no-progress")
     assert_one_line_error(code, err, f"{mixed}:1:", "mix schemes", "IOBES")
+
+
+def test_a_diverging_training_exits_2_in_one_line_and_leaves_no_model(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", out_dir, "--epochs", 2, "--lr", "1e30", "--no-progress")
+    assert code == 2 and "Traceback" not in err and "Warning" not in err
+    assert err.splitlines()[-1].startswith("window-ner: error: training diverged: the loss reached"), err
+    assert "--lr" in err.splitlines()[-1]
+    assert not (out_dir / MODEL_FILE).exists()

@@ -18,7 +18,8 @@ from window_ner.ner.data.labels import SchemeLabels
 from window_ner.ner.experiment import Experiment, run_experiment, sample_corpus
 from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
-from window_ner.ner.training.loop import TrainConfig, make_optimizer, train
+from window_ner.ner.training.hooks import Hook
+from window_ner.ner.training.loop import TrainConfig, TrainingDiverged, make_optimizer, train
 
 
 @cache
@@ -252,3 +253,38 @@ def test_schedules_change_the_learning_rate(schedule: str) -> None:
         assert rates[0] == rates[1] == rates[2] == pytest.approx(1e-2) and rates[3] == pytest.approx(5e-3)
     else:  # the rate each epoch ends with: full after the warm-up epoch, then falling to 0 at the very end
         assert rates[0] > rates[1] > rates[2] > rates[3] == 0
+
+
+@pytest.mark.parametrize("lr", [1e30, 100.0])
+def test_a_diverging_run_stops_with_a_clear_error_and_saves_nothing(lr: float) -> None:
+    _, data = small_corpus()
+    saved: list[int] = []
+    with pytest.raises(TrainingDiverged, match=r"training diverged: the loss reached .* at epoch 1, batch \d+ .*--lr"):
+        train(small_model(), data, TrainConfig(epochs=2, lr=lr, batch_size=64), evaluate=FakeDev([0.1, 0.2]),
+              save_best=lambda m, info: saved.append(info["epoch"]), progress=False)
+    assert saved == []
+
+
+def test_parameters_that_are_no_longer_finite_stop_training_before_the_epoch_is_saved() -> None:
+    _, data = small_corpus()
+
+    class PoisonAfterTheLastBatch(Hook):  # the loss never sees it: only the parameter check can
+        batches = 0
+
+        def on_batch(self, state: Any, loss: float) -> None:
+            self.batches += 1
+            if self.batches == state.batches_per_epoch:
+                state.model.words.weight.data[0, 0] = np.nan
+
+    saved: list[int] = []
+    with pytest.raises(TrainingDiverged, match=r"parameter 'words.weight' holds NaN or infinite values after epoch 1"):
+        train(small_model(), data, TrainConfig(epochs=2, batch_size=64), evaluate=FakeDev([0.1, 0.2]),
+              save_best=lambda m, info: saved.append(info["epoch"]), progress=False,
+              hooks=[PoisonAfterTheLastBatch()])
+    assert saved == []
+
+
+def test_a_normal_run_does_not_count_as_diverged() -> None:
+    _, data = small_corpus()
+    logs = train(small_model(), data, TrainConfig(epochs=2, lr=0.1, batch_size=64), progress=False)
+    assert len(logs) == 2

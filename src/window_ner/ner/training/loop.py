@@ -25,8 +25,10 @@ from window_ner.ner.training.batches import BATCHINGS, Batch, Batching
 from window_ner.ner.training.hooks import SCHEDULES, Hook, default_hooks
 from window_ner.registry import Registry
 
-__all__ = ["TrainConfig", "TrainState", "Progress", "EpochLog", "TrainLogs", "OPTIMIZERS", "train",
+__all__ = ["TrainConfig", "TrainState", "TrainingDiverged", "Progress", "EpochLog", "TrainLogs", "OPTIMIZERS", "train",
            "train_while_improving", "train_step", "batch_loss", "make_optimizer"]
+
+DIVERGED_FACTOR = 100.0  # a batch loss this many times the first batch's (an untrained model's) is divergence
 
 OPTIMIZERS: Registry[Callable[[list[nn.Parameter], Any], nn.Optimizer]] = Registry("optimizer")
 
@@ -91,6 +93,30 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class TrainingDiverged(InputError):
+    """The loss or the parameters stopped being sensible numbers: the settings (most often the learning
+    rate) made training diverge. Raised before the diverged parameters can be saved."""
+
+
+def check_loss(loss: float, first: float, epoch: int, batch: int, config: TrainConfig) -> None:
+    """Raise :class:`TrainingDiverged` when a batch loss is not finite or far above the first batch's."""
+    if math.isfinite(loss) and loss <= DIVERGED_FACTOR * max(first, 1e-3):
+        return
+    clip = "" if config.clip else " or clip the gradient norm (clip=5, --clip 5)"
+    raise TrainingDiverged(f"training diverged: the loss reached {loss:.3g} at epoch {epoch}, batch {batch} "
+                           f"(the first batch's was {first:.3g}); lower the learning rate (lr={config.lr:g}, "
+                           f"--lr){clip}; nothing of this epoch was saved")
+
+
+def check_parameters(model: WindowClassifier, epoch: int, config: TrainConfig) -> None:
+    """Raise :class:`TrainingDiverged` when a parameter holds NaN or an infinity (checked once per epoch)."""
+    for name, param in model.named_parameters():
+        if not np.isfinite(param.data).all():
+            raise TrainingDiverged(f"training diverged: parameter {name!r} holds NaN or infinite values after "
+                                   f"epoch {epoch}; lower the learning rate (lr={config.lr:g}, --lr); nothing of "
+                                   "this epoch was saved")
 
 
 class TrainLogs(list):
@@ -171,20 +197,26 @@ def train_while_improving(state: TrainState, data: EncodedCorpus,
     ``config.epochs`` or when a hook sets ``state.stop``.
 
     ``evaluate(model)`` returns dev metrics with an "f1" key; without it, an epoch is best when its
-    training loss is the lowest so far.
+    training loss is the lowest so far. A diverging run raises :class:`TrainingDiverged` (see
+    :func:`check_loss`) before the epoch's progress reaches the hooks that save.
     """
     model, config = state.model, state.config
     rng = np.random.default_rng(config.seed)
     n = len(data)
+    first_loss: float | None = None  # an untrained model's loss: the yardstick for divergence
     for epoch in range(1, config.epochs + 1):
         state.epoch = epoch
         model.train()
         start, total_loss = time.perf_counter(), 0.0
-        for batch in state.batching.epoch(rng):
-            loss = train_step(model, data, batch.tokens, state.optimizer, config.clip, batch)
+        for number, batch in enumerate(state.batching.epoch(rng), 1):
+            with np.errstate(over="ignore", invalid="ignore"):  # what overflows is caught just below
+                loss = train_step(model, data, batch.tokens, state.optimizer, config.clip, batch)
+            first_loss = loss if first_loss is None else first_loss
+            check_loss(loss, first_loss, epoch, number, config)
             total_loss += loss * len(batch)
             yield Progress(state, loss)
         seconds = time.perf_counter() - start
+        check_parameters(model, epoch, config)
         train_loss = total_loss / n
         model.eval()
         dev = evaluate(model) if evaluate is not None else None
