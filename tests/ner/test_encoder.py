@@ -151,3 +151,16 @@ def test_a_feature_with_several_ids_per_token_gets_windows_of_id_rows() -> None:
     assert out.shape == (3, 3, 2)
     np.testing.assert_array_equal(out[0], [[FEATURE_PAD] * 2, [5, 6], [7, 8]])
     np.testing.assert_array_equal(out[2], [[FEATURE_PAD] * 2, [9, 10], [FEATURE_PAD] * 2])
+
+
+def test_a_word_is_matched_in_its_nfc_form_without_invisible_joiners() -> None:
+    labels = SchemeLabels.fit([["B-LOC", "O"]], "IOB2", "IOBES")
+    encoder = Encoder.build([["S\u00e3o", "Berlin"]], labels, feature_names=("caps", "suffix3", "shape"))
+    same = encoder.encode([["S\u00e3o", "Berlin"]])
+    other_forms = encoder.encode([["Sa\u0303o", "Ber\u200dlin"]])
+    assert UNK not in same.word_windows[:, 2]
+    np.testing.assert_array_equal(other_forms.word_windows, same.word_windows)
+    for name in ("caps", "suffix3", "shape"):
+        np.testing.assert_array_equal(other_forms.feature_windows[name], same.feature_windows[name])
+    decomposed_training = Encoder.build([["Sa\u0303o", "Berlin"]], labels)
+    assert decomposed_training.vocab.words == encoder.vocab.words  # built from the same forms

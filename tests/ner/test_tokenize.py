@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from window_ner.ner.data.conll import read_conll
+from window_ner.ner.data.text import canonical_word
 from window_ner.ner.data.tokenize import (
     TextSentence,
     Token,
@@ -228,3 +230,41 @@ def test_agrees_with_conll2003_tokenisation(conll2003_dir: Path, split: str) -> 
     sentences = _conll_sentences(conll2003_dir / f"{split}.txt")
     same = sum(words(" ".join(tokens)) == tokens for tokens in sentences)
     assert same / len(sentences) >= 0.99
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Unicode forms: decomposed letters and invisible joiners never split a word.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zoe\u0301 Saldan\u0303a in Sa\u0303o Paulo", ["Zoe\u0301", "Saldan\u0303a", "in", "Sa\u0303o", "Paulo"]),
+        ("Ber\u200dlin and Mu\u0308\u00adnchen.", ["Ber\u200dlin", "and", "Mu\u0308\u00adnchen", "."]),
+        ("Jose\u0301's team", ["Jose\u0301", "'s", "team"]),
+        ("\u0301 lone mark", ["\u0301", "lone", "mark"]),  # nothing to sit on: it stands for itself
+        ("a \u200d\u0301 b", ["a", "\u200d\u0301", "b"]),
+    ],
+)
+def test_combining_marks_and_joiners_stay_in_their_word(text: str, expected: list[str]) -> None:
+    assert words(text) == expected
+    check_offsets(text)
+
+
+_ACCENTED = st.text(alphabet="aeinouzAEINOUZ\u00e9\u00e3\u00f1\u00fc\u00c9\u00d1\u00c5", min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_ACCENTED, st.sampled_from([" ", ". ", ", ", "'s ", "\n\n"])), max_size=20).map("".join))
+def test_a_decomposed_text_has_the_tokens_and_sentences_of_its_composed_form(text: str) -> None:
+    decomposed = unicodedata.normalize("NFD", text)
+    composed = [[t.text for t in s] for s in tokenize(text)]
+    assert [[canonical_word(t.text) for t in s] for s in tokenize(decomposed)] == composed
+    check_offsets(decomposed)
+
+
+def test_canonical_word_is_nfc_without_invisible_joiners() -> None:
+    assert canonical_word("Zoe\u0301") == "Zo\u00e9"
+    assert canonical_word("Ber\u200dlin") == canonical_word("Ber\u00adlin") == "Berlin"
+    assert canonical_word("\u200d") == "\u200d"  # a token of joiners only keeps them rather than vanish
+    assert canonical_word("Paris") == "Paris"

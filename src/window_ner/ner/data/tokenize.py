@@ -1,7 +1,9 @@
 """Rule-based English tokenizer and sentence splitter following the CoNLL-2003 (Reuters) conventions.
 
 Every token keeps its character offsets into the original string, so ``text[token.start:token.end] ==
-token.text`` always holds and tagged spans can be mapped back to the raw text.
+token.text`` always holds and tagged spans can be mapped back to the raw text. Combining marks and
+invisible joiners never split a word: "Sa\u0303o" and "Ber\u200dlin" are one token each (see the text
+module, which also gives the NFC form a token is matched under).
 
 Conventions (matching the tokenisation of the CoNLL-2003 English data):
 
@@ -36,6 +38,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import overload
+
+from window_ner.ner.data.text import original_span, skeleton
 
 __all__ = [
     "ABBREVIATIONS", "TextSentence", "Token", "sentence_spans", "split_sentences", "tokenize",
@@ -152,9 +156,23 @@ _OPENERS = frozenset({'"', "“", "‘", "'", "(", "[", "{", "«", "¿", "¡"})
 
 def tokenize_sentence(text: str, offset: int = 0) -> list[Token]:
     """Tokens of ``text`` without sentence splitting; offsets are shifted by ``offset``."""
+    base, starts = skeleton(text)
+    tokens = _tokens(base)
+    if starts is not None:
+        tokens = _in_original(tokens, text, starts)
     if offset:
-        return [Token(m.group(), m.start() + offset, m.end() + offset) for m in _TOKEN_RE.finditer(text)]
+        return [Token(t.text, t.start + offset, t.end + offset) for t in tokens]
+    return tokens
+
+
+def _tokens(text: str) -> list[Token]:
     return [Token(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+
+
+def _in_original(tokens: list[Token], text: str, starts: list[int]) -> list[Token]:
+    """Tokens of a skeleton (see window_ner.ner.data.text) as spans of the original text."""
+    spans = (original_span(starts, len(text), t.start, t.end) for t in tokens)
+    return [Token(text[start:end], start, end) for start, end in spans]
 
 
 def _starts_sentence(word: str) -> bool:
@@ -206,12 +224,16 @@ def _boundaries(text: str, tokens: list[Token]) -> list[int]:
 
 def tokenize(text: str) -> list[TextSentence]:
     """Split ``text`` into sentences of tokens; each token's ``text`` equals ``text[start:end]``."""
-    tokens = tokenize_sentence(text)
+    base, starts = skeleton(text)
+    tokens = _tokens(base)
     if not tokens:
         return []
+    cuts = _boundaries(base, tokens)
+    if starts is not None:
+        tokens = _in_original(tokens, text, starts)
     sentences = []
     begin = 0
-    for cut in _boundaries(text, tokens):
+    for cut in cuts:
         if cut > begin:
             chunk = tuple(tokens[begin:cut])
             sentences.append(TextSentence(chunk, chunk[0].start, chunk[-1].end))

@@ -11,6 +11,7 @@ import numpy as np
 
 from window_ner.errors import InputError
 from window_ner.ner.data.labels import Labels, labels_from_dict
+from window_ner.ner.data.text import canonical_word
 from window_ner.ner.data.vocab import BOS, EOS, Vocab
 from window_ner.ner.data.windows import sentence_starts, windows
 from window_ner.ner.model.features import FEATURE_PAD, Feature, feature_from_dict, make_feature
@@ -74,7 +75,7 @@ class Encoder:
         """Windows for every token of ``sentences``; targets from ``gold`` tags when given."""
         # Words and features are per token: look all tokens up in one pass, not sentence by sentence (faster).
         starts = sentence_starts(sentences)
-        tokens = [token for sentence in sentences for token in sentence]
+        tokens = [token if token.isascii() else canonical_word(token) for sentence in sentences for token in sentence]
         word_ids = self.vocab.lookup(tokens)
         word_windows = windows(word_ids, starts, self.window, left_pad=BOS, right_pad=EOS)
         feature_windows = {name: _feature_windows(feature.ids(tokens), starts, self.window)
@@ -105,7 +106,10 @@ class Encoder:
     def build(cls, train_tokens: Sequence[Sequence[str]], labels: Labels, window: int = 2,
               feature_names: Sequence[str] = ("caps",), extra_words: Sequence[str] | None = None,
               min_count: int = 1) -> Encoder:
-        """Vocabulary and features from the training tokens."""
+        """Vocabulary and features from the training tokens (in the form they are matched under)."""
+        train_tokens = [sentence if isinstance(sentence, str) else [canonical_word(token) for token in sentence]
+                        for sentence in train_tokens]  # (Vocab.build explains why a string is refused)
+        extra_words = None if extra_words is None else [canonical_word(word) for word in extra_words]
         vocab = Vocab.build(train_tokens, min_count=min_count, extra_words=extra_words)
         features = {name: make_feature(name, train_tokens) for name in feature_names}
         return cls(vocab, features, labels, window)
