@@ -1,5 +1,6 @@
-"""Files written all or nothing: the one helper that both the nn layer (models) and the ner layer (CoNLL
-files) use, kept below both so that neither borrows it from the other."""
+"""Files written all or nothing, and folders one process at a time: helpers that both the nn layer (models)
+and the ner layer (CoNLL files, training runs) use, kept below both so that neither borrows them from the
+other."""
 
 from __future__ import annotations
 
@@ -7,12 +8,23 @@ import contextlib
 import errno
 import os
 import secrets
+import socket
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["open_atomic"]
+from window_ner.errors import InputError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; lock_folder then only marks the folder
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FolderInUse", "LOCK_NAME", "lock_folder", "open_atomic"]
+
+LOCK_NAME = ".window-ner.lock"
 
 
 @contextlib.contextmanager
@@ -33,8 +45,13 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     if stat.S_ISDIR(kind):
         raise IsADirectoryError(errno.EISDIR, "is a folder; give a file name", os.fspath(path))
     if not stat.S_ISREG(kind):
-        with open(path, mode, encoding=encoding, newline=newline) as stream:
-            yield stream
+        try:
+            with open(path, mode, encoding=encoding, newline=newline) as stream:
+                yield stream
+        except OSError as error:
+            if error.filename is None:  # a full device (/dev/full) names no file
+                raise OSError(error.errno, error.strerror or str(error), os.fspath(path)) from error
+            raise
         return
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -49,6 +66,12 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
         if path.exists():
             os.chmod(temp, path.stat().st_mode & 0o7777)
         os.replace(temp, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if error.filename is None or error.filename == os.fspath(temp):  # a full disk names no file
+            raise OSError(error.errno, error.strerror or str(error), os.fspath(path)) from error
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
@@ -60,3 +83,48 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+class FolderInUse(InputError):
+    """Another process holds the folder's lock (see :func:`lock_folder`)."""
+
+
+@contextlib.contextmanager
+def lock_folder(folder: str | os.PathLike, what: str = "run") -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder`` (an existing folder) for the ``with`` block, so that two runs
+    never write into it at once; a second one raises :class:`FolderInUse` naming the process that holds it.
+
+    The lock is the kernel's (``flock`` on ``folder/.window-ner.lock``): it goes with its process, even one
+    killed with SIGKILL, so a lock file left behind never blocks the next run. The file holds the holder's
+    pid, host and start time, for the message.
+    """
+    path = Path(folder) / LOCK_NAME
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").split()
+            os.close(fd)
+            who = (f"process {holder[0]} on {holder[1]}, since {' '.join(holder[2:])}" if len(holder) >= 3
+                   else "a process that is starting")
+            raise FolderInUse(f"{folder} is in use by another {what} ({who}); wait for it to end or choose "
+                              "another output folder") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:  # the holder before us may have removed the file between our open and our lock: lock anew
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        yield Path(folder)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)

@@ -601,3 +601,48 @@ def test_a_diverging_training_exits_2_in_one_line_and_leaves_no_model(capsys: py
     assert err.splitlines()[-1].startswith("window-ner: error: training diverged: the loss reached"), err
     assert "--lr" in err.splitlines()[-1]
     assert not (out_dir / MODEL_FILE).exists()
+
+
+def test_a_second_training_into_a_folder_in_use_names_the_process_that_holds_it(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom window_ner.files import lock_folder\n"
+                               "with lock_folder(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)",
+                               str(out_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                           "--out", out_dir, "--epochs", 1, "--no-progress")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_one_line_error(code, err, f"{out_dir} is in use by another training run (process {holder.pid} on")
+    assert sorted(p.name for p in out_dir.iterdir()) == [".window-ner.lock"]  # the holder's, untouched
+
+
+def test_a_run_that_ends_leaves_no_lock_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--out", out_dir, "--epochs", 1, "--hidden", 16, "--no-progress")
+    assert code == 0, err
+    assert not (out_dir / ".window-ner.lock").exists()
+    assert (out_dir / MODEL_FILE).is_file()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_standard_output_is_one_line_naming_it() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "window_ner.cli", "tag", "--model", str(model_dir()), TEXT],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["window-ner: error: standard output: No space left on device"]
+
+
+def test_running_out_of_memory_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(path: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("window_ner.cli.tag.Tagger.load", exhausted)
+    code, _, err = run(capsys, "tag", "--model", model_dir(), TEXT)
+    assert_one_line_error(code, err, "out of memory")

@@ -4,6 +4,9 @@ library), and the one error policy: bad input is one line and exit 2, a bug show
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -52,14 +55,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a full disk behind the standard output shows here, not at exit
+        return code
     except KeyboardInterrupt as interrupt:
         print(f"window-ner: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`| head`): not an error
+        _silence_stdout()
         return 0
     except (InputError, OSError) as error:  # the user's input, files or disk: one line
+        if isinstance(error, OSError) and error.filename is None and error.errno in _WRITE_ERRORS:
+            _silence_stdout()  # the standard output failed: do not fail again at exit
         print(f"window-ner: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("window-ner: error: out of memory: the input or the model is too large for this machine (lower "
+              "the sizes given as options, or tag smaller pieces of text)", file=sys.stderr)
         return 2
     except Exception:  # anything else is a bug in window-ner
         traceback.print_exc()
@@ -69,8 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 def _one_line(error: BaseException) -> str:
     text = str(error) or type(error).__name__
-    if isinstance(error, OSError) and error.filename and error.strerror:
+    if isinstance(error, OSError) and error.strerror and error.filename:
         text = f"{error.filename}: {error.strerror}"
+    elif isinstance(error, OSError) and error.errno in _WRITE_ERRORS:
+        # every file window-ner writes is named (open_atomic): a nameless write error is the standard output's
+        text = f"standard output: {error.strerror}"
     return " ".join(text.split())
+
+
+def _silence_stdout() -> None:
+    """Point the standard output at /dev/null, so that Python's flush at exit does not raise again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -11,7 +11,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from window_ner.errors import InputError
+from window_ner.files import lock_folder, open_atomic
 from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.conll import Sentence, load_conll, write_conll
 from window_ner.ner.data.labels import Scores
@@ -105,9 +106,12 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
     Reports go to ``log``, by default the current ``sys.stderr`` (looked up at call time, so redirections work).
     """
     log = sys.stderr if log is None else log
+    with contextlib.nullcontext() if exp.out is None else _output_folder(exp.out):
+        return _run(exp, log)
+
+
+def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     began = time.perf_counter()
-    if exp.out is not None:
-        _check_output_folder(exp.out)
     splits = _load_splits(exp)
     rng = np.random.default_rng(exp.training.seed)
     tagger = build_tagger(exp, splits, rng, log)
@@ -144,25 +148,30 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
             write_conll(exp.out / f"{name}.predictions.conll", sents, predicted)
     results["seconds"] = round(time.perf_counter() - began, 1)
     if exp.out is not None:
-        (exp.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        with open_atomic(exp.out / "results.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(results, indent=2) + "\n")
     return results, tagger
 
 
-def _check_output_folder(out: Path) -> None:
-    """Check before any work that the output folder can be made and written (a name with a dot is a folder
-    too); folders made for the check are removed again, so a run that stops early leaves nothing."""
+@contextlib.contextmanager
+def _output_folder(out: Path) -> Iterator[Path]:
+    """The output folder, made, checked writable and locked before any work (a name with a dot is a folder
+    too); folders made here are removed again when the run ends with nothing written in them."""
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} is a file; the output must be a folder (it holds the model, "
                               "metrics.jsonl and predictions)")
     made = [folder for folder in (out, *out.parents) if not folder.exists()]
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        raise InputError(f"cannot write to the output folder {out}: {error.strerror or error}") from None
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=out):
+                pass
+        except OSError as error:
+            raise InputError(f"cannot write to the output folder {out}: {error.strerror or error}") from None
+        with lock_folder(out, "training run"):
+            yield out
     finally:
-        for folder in made:  # deepest first
+        for folder in made:  # deepest first; a folder that holds anything stays
             with contextlib.suppress(OSError):
                 folder.rmdir()
 
