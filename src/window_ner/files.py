@@ -11,7 +11,7 @@ import secrets
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,7 +22,7 @@ try:
 except ImportError:  # Windows: no advisory locks; lock_folder then only marks the folder
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FolderInUse", "LOCK_NAME", "lock_folder", "open_atomic"]
+__all__ = ["FolderInUse", "LOCK_NAME", "bounded_lines", "lock_folder", "open_atomic"]
 
 LOCK_NAME = ".window-ner.lock"
 
@@ -128,3 +128,16 @@ def lock_folder(folder: str | os.PathLike, what: str = "run") -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(path)
         os.close(fd)
+
+
+def bounded_lines(stream: IO[bytes], limit: int, too_long: Callable[[int], Exception]) -> Iterator[bytes]:
+    """The lines of a binary stream, newline included, each at most ``limit`` bytes before its newline; a
+    longer one raises ``too_long(line_number)`` instead of filling the memory (``/dev/zero`` has no end of
+    line)."""
+    readline = stream.readline
+    number = 0
+    while line := readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise too_long(number)
+        yield line

@@ -646,3 +646,41 @@ def test_running_out_of_memory_is_one_line(capsys: pytest.CaptureFixture[str], m
     monkeypatch.setattr("window_ner.cli.tag.Tagger.load", exhausted)
     code, _, err = run(capsys, "tag", "--model", model_dir(), TEXT)
     assert_one_line_error(code, err, "out of memory")
+
+
+@pytest.mark.parametrize("option", [("--hidden", 10_000_000), ("--window", 100_000), ("--word-dim", 100_000_000)])
+def test_a_model_too_big_for_the_machine_is_refused_before_any_data_is_read(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, option: tuple[str, int]) -> None:
+    code, _, err = run(capsys, "train", "--train", tmp_path / "not-read-yet.conll", "--dev", sample_corpus("dev"),
+                       *option, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "of memory to train", f"{option[0]} {option[1]}", "choose smaller sizes")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("where", ["--vectors", "--train"])
+def test_an_endless_line_is_refused_as_a_training_input(capsys: pytest.CaptureFixture[str], where: str) -> None:
+    paths = {"--train": sample_corpus("train"), "--dev": sample_corpus("dev"), where: "/dev/zero"}
+    code, _, err = run(capsys, "train", *[str(a) for pair in paths.items() for a in pair], "--epochs", 1)
+    assert_one_line_error(code, err, "/dev/zero:1: the line is longer than 1,048,576 bytes")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_line_is_refused_as_text_to_tag(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "tag", "--model", model_dir(), "--input", "/dev/zero")
+    assert_one_line_error(code, err, "/dev/zero:1: the line is longer than 16,777,216 bytes", "shorter lines")
+
+
+def test_under_a_memory_limit_the_estimate_reads_the_limit() -> None:
+    resource = pytest.importorskip("resource")
+    limit = 2 << 30
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "window_ner", "train", "--train", str(sample_corpus("train")),
+                           "--dev", str(sample_corpus("dev")), "--hidden", "40000", "--epochs", "1"],
+                          preexec_fn=cap, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert "of memory to train" in last and "--hidden 40000" in last and "Traceback" not in done.stderr

@@ -9,9 +9,11 @@ import pytest
 
 from window_ner import nn
 from window_ner.autodiff import RowSparseGrad, gradcheck, no_grad
+from window_ner.errors import InputError
+from window_ner.memory import available_bytes
 from window_ner.ner.data.labels import SchemeLabels, TypeLabels
 from window_ner.ner.data.tags import tag_set
-from window_ner.ner.model.classifier import ModelConfig, WindowClassifier
+from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus
 from window_ner.ner.training.loop import TrainConfig, batch_loss, train
 
@@ -262,3 +264,26 @@ def test_config_checks_and_round_trip() -> None:
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config  # as the model file
     assert config.hidden == (8, 6)
     assert config.width == 3
+
+
+def test_parameter_count_is_the_models_own() -> None:
+    labels = SchemeLabels.fit([["B-PER", "I-PER", "O"]], "IOB2", "IOBES")
+    config = ModelConfig(vocab_size=97, word_dim=7, window=2, hidden=(11, 5), features=("caps", "suffix3"),
+                         feature_sizes={"caps": 6, "suffix3": 40}, feature_dims={"caps": 3})
+    model = WindowClassifier(config, labels, np.random.default_rng(0))
+    assert config.parameter_count(97, config.feature_sizes, len(labels.tags)) == sum(
+        p.size for p in model.parameters())
+
+
+def test_a_model_too_big_for_the_memory_is_refused_naming_its_sizes() -> None:
+    options = ModelOptions(hidden=(10_000_000,))
+    with pytest.raises(InputError, match=r"about 2\.\d+ TB of memory .* --hidden 10000000, --window 2, --word-dim 50;"
+                                         r" batches of --batch-size 256\), but only 8 GB is available"):
+        options.check_fits(0, {}, 2, 256, available=8 * 10**9)
+    ModelOptions().check_fits(400_000, {"caps": 6}, 17, 256, available=8 * 10**9)  # the default fits
+    options.check_fits(0, {}, 2, 256, available=None)  # unknown: no check
+
+
+def test_available_memory_is_read_from_this_machine() -> None:
+    available = available_bytes()
+    assert available is None or 0 < available < 1 << 60

@@ -11,12 +11,14 @@ from typing import Any
 
 from window_ner.cli._common import Formatter
 from window_ner.errors import InputError
+from window_ner.files import bounded_lines
 from window_ner.ner.data.conll import load_conll, write_conll
 from window_ner.ner.data.tokenize import tokenize
 from window_ner.ner.inference.tagger import Entity, Tagger
 
 HELP = "tag raw text"
 FORMATS = ("inline", "jsonl", "conll")
+MAX_LINE = 16 << 20  # bytes in one line of text to tag (a line is tagged whole: its memory is ~100x its size)
 
 
 def add_parser(commands: Any) -> None:
@@ -75,7 +77,11 @@ def _texts(args: argparse.Namespace) -> Iterator[str]:
 
 def utf8_lines(stream: Any, name: str) -> Iterator[str]:
     """Lines of a binary stream, decoded one by one so that an error names its line."""
-    for number, raw in enumerate(stream, 1):
+    def too_long(number: int) -> InputError:
+        return InputError(f"{name}:{number}: the line is longer than {MAX_LINE:,} bytes; split the text into "
+                          "shorter lines (one paragraph or document each)")
+
+    for number, raw in enumerate(bounded_lines(stream, MAX_LINE, too_long), 1):
         try:
             text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:

@@ -21,6 +21,7 @@ import numpy as np
 
 from window_ner.errors import InputError
 from window_ner.files import lock_folder, open_atomic
+from window_ner.memory import available_bytes
 from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.conll import Sentence, load_conll, write_conll
 from window_ner.ner.data.labels import Scores
@@ -95,6 +96,8 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
                                       feature_sizes=encoder.feature_sizes,
                                       word_dim=vectors.dim if vectors is not None else exp.model.word_dim,
                                       head=exp.head, head_options=exp.head_options)
+    config.check_fits(config.vocab_size, config.feature_sizes, len(labels.tags), exp.training.batch_size,
+                      available_bytes())
     initial = vocab_matrix(vectors, encoder.vocab, rng) if vectors is not None else None
     model = WindowClassifier(config, labels, rng, word_vectors=initial)
     return Tagger(model, encoder, info={"train": str(exp.train_path), "gold_scheme": splits.train_scheme})
@@ -112,6 +115,8 @@ def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str
 
 def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     began = time.perf_counter()
+    # sizes alone can make a model too big for any vocabulary: say so before reading any data
+    exp.model.check_fits(0, {}, 2, exp.training.batch_size, available_bytes())
     splits = _load_splits(exp)
     rng = np.random.default_rng(exp.training.seed)
     tagger = build_tagger(exp, splits, rng, log)

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from window_ner.errors import InputError
-from window_ner.files import open_atomic
+from window_ner.files import bounded_lines, open_atomic
 
 DOCSTART = "-DOCSTART-"
 MAX_KEPT_ERRORS = 100  # non-strict reading keeps the first errors for reports, not one per bad line
+MAX_LINE = 1 << 20  # bytes; a longer line is not a token line (and /dev/zero has no end of line)
 COLUMN_SAMPLE = 100  # token lines read ahead to learn the file's usual number of columns
 
 
@@ -182,9 +183,12 @@ class ConllReader:
             rows, bad = [], False
 
         with open(self.path, "rb") as f:
-            head = list(itertools.islice(f, COLUMN_SAMPLE * 4))  # read ahead, then replay: f may be a pipe
+            lines = bounded_lines(f, MAX_LINE, lambda number: ConllFormatError(
+                self.path, number, f"the line is longer than {MAX_LINE:,} bytes: this is not a CoNLL file of "
+                "one token per line"))
+            head = list(itertools.islice(lines, COLUMN_SAMPLE * 4))  # read ahead, then replay: f may be a pipe
             ncols, first_line = self._usual_columns(head)
-            for lineno, raw in enumerate(itertools.chain(head, f), 1):
+            for lineno, raw in enumerate(itertools.chain(head, lines), 1):
                 try:
                     text = raw.decode(self.encoding)
                 except UnicodeDecodeError as e:

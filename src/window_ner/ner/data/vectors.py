@@ -20,11 +20,14 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 
 from window_ner.errors import InputError
+from window_ner.files import bounded_lines
 from window_ner.ner.data.vocab import PAD, RESERVED, Vocab
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
 BLOCK = 8192  # rows parsed at once: large enough for NumPy to dominate, small enough to bound memory
 READ_SIZE = 1 << 20  # bytes read at a time from word2vec binary files
+MAX_DIM = 100_000  # dimensions a word2vec header may announce
+MAX_LINE = 1 << 20  # bytes in a text line, or in a binary record's word: more is not a vectors file
 MAX_KEPT_ERRORS = 100
 _BOM = b"\xef\xbb\xbf"
 
@@ -248,7 +251,10 @@ class _Loader:
     def detect(self) -> None:
         """Settle the format, the dimension and where the vectors begin."""
         with _open(self.path) as f:
-            first = f.readline().removeprefix(_BOM)
+            first = f.readline(MAX_LINE + 1)
+            if len(first) > MAX_LINE:
+                raise self.too_long(1)
+            first = first.removeprefix(_BOM)
             header = _word2vec_header(first) if self.format != "glove" else None
             if not first.strip():
                 raise VectorsFormatError(self.path, 1, "the file is empty (or starts with a blank line); "
@@ -260,6 +266,9 @@ class _Loader:
                 self.format = "glove"
                 return
             count, dim = header
+            if not 0 < dim <= MAX_DIM:
+                raise VectorsFormatError(self.path, 1, f"the header says {dim:,} dimensions; expected 1 to "
+                                         f"{MAX_DIM:,} (is this a word2vec file?)")
             if self.dim is not None and dim != self.dim:
                 raise VectorsFormatError(self.path, 1, f"the header says {dim} dimensions but dim={self.dim} "
                                          "was asked for")
@@ -268,6 +277,10 @@ class _Loader:
             if self.format == "auto":
                 second = f.readline(64 + 40 * dim)  # a text record of `dim` numbers fits in this
                 self.format = "word2vec" if count == 0 or _looks_like_text(second, dim) else "word2vec-binary"
+
+    def too_long(self, where: int) -> VectorsFormatError:
+        return VectorsFormatError(self.path, where, f"the {self.unit} is longer than {MAX_LINE:,} bytes (a word "
+                                  "and its values take a few kilobytes): this is not a vectors file", self.unit)
 
     def records(self, f: IO[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
         """(line or record number, word bytes, value bytes) for every well-formed record."""
@@ -278,7 +291,7 @@ class _Loader:
 
     def _text_records(self, f: IO[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
         dim = self.dim
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in enumerate(bounded_lines(f, MAX_LINE, self.too_long), 1):
             if lineno < self.start_line:
                 continue
             if lineno == 1:
@@ -315,6 +328,8 @@ class _Loader:
                 space = buf.find(b" ", pos)
                 if space >= 0 and len(buf) - space - 1 >= size:
                     break
+                if space < 0 and len(buf) - pos > MAX_LINE:
+                    raise self.too_long(record)
                 more = f.read(READ_SIZE)
                 if not more:
                     if not buf[pos:].strip():

@@ -16,13 +16,13 @@ from window_ner.errors import InputError
 from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.tokenize import tokenize
 from window_ner.ner.inference.migrate import FORMAT, FORMAT_VERSION, upgrade
-from window_ner.ner.model.classifier import ModelConfig, WindowClassifier
+from window_ner.ner.model.classifier import EVAL_CHUNK, ModelConfig, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
 
 __all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path"]
 
 MODEL_FILE = "model.safetensors"
-CHUNK = 8192  # windows scored at once: bounds memory while keeping matrix products large
+CHUNK = EVAL_CHUNK  # windows scored at once: bounds memory while keeping matrix products large
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,14 @@ import numpy as np
 from window_ner import nn
 from window_ner.autodiff import Tensor, concat
 from window_ner.errors import InputError
+from window_ner.memory import format_bytes
 from window_ner.ner.data.labels import Labels
 from window_ner.ner.model.features import FEATURES
 from window_ner.ner.model.heads import HEADS, Head
 
 __all__ = ["ModelOptions", "ModelConfig", "WindowClassifier"]
+
+EVAL_CHUNK = 8192  # windows scored at once when tagging (the inference layer's CHUNK, which reads it here)
 
 
 @dataclass
@@ -53,6 +56,35 @@ class ModelOptions:
     def feature_dim(self, name: str) -> int:
         """The vector size of feature ``name``."""
         return int(self.feature_dims.get(name, FEATURES.get(name).default_dim))
+
+    def parameter_count(self, vocab_size: int, feature_sizes: dict[str, int], n_tags: int) -> int:
+        """Numbers in the model: embedding tables, then W and b of each layer, then the head's u (or U)."""
+        sizes = [(2 * self.window + 1) * (self.word_dim + sum(self.feature_dim(n) for n in self.features)),
+                 *self.hidden, n_tags]
+        tables = vocab_size * self.word_dim + sum(feature_sizes.get(n, 0) * self.feature_dim(n) for n in self.features)
+        return tables + sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+    def training_bytes(self, vocab_size: int, feature_sizes: dict[str, int], n_tags: int, batch_size: int) -> int:
+        """About the memory training takes: float32 parameters with their gradients and Adam's two moments,
+        plus the activations of a batch (or of a chunk of windows at evaluation, whichever is larger)."""
+        rows = max(batch_size, EVAL_CHUNK)
+        width = (2 * self.window + 1) * (self.word_dim + sum(self.feature_dim(n) for n in self.features))
+        activations = rows * (width + 2 * sum(self.hidden) + n_tags) * 3  # values, dropout masks, gradients
+        return 4 * (4 * self.parameter_count(vocab_size, feature_sizes, n_tags) + activations)
+
+    def check_fits(self, vocab_size: int, feature_sizes: dict[str, int], n_tags: int, batch_size: int,
+                   available: int | None) -> None:
+        """Refuse, naming the size options, a model that cannot be trained in ``available`` bytes."""
+        needed = self.training_bytes(vocab_size, feature_sizes, n_tags, batch_size)
+        if available is None or needed <= available:
+            return
+        params = self.parameter_count(vocab_size, feature_sizes, n_tags)
+        hidden = " ".join(map(str, self.hidden))
+        vocab = f" and a vocabulary of {vocab_size:,} words" if vocab_size else ""
+        raise InputError(f"this model would need about {format_bytes(needed)} of memory to train ({params:,} "
+                         f"parameters from --hidden {hidden}, --window {self.window}, --word-dim {self.word_dim}"
+                         f"{vocab}; batches of --batch-size {batch_size}), but only {format_bytes(available)} is "
+                         "available: choose smaller sizes")
 
 
 @dataclass(kw_only=True)
