@@ -213,17 +213,66 @@ def _rewritten(tmp_path: Path, change: str) -> Path:
         metadata["model"]["activation"] = "swish"
     elif change == "missing-tensor":
         del tensors["head.U"]
+    elif change == "dropped-tag":
+        metadata["encoder"]["labels"]["tags"].pop()
+    elif change == "tag-twice":
+        tags = metadata["encoder"]["labels"]["tags"]
+        tags[2] = tags[1]
+    elif change == "renamed-tag":
+        metadata["encoder"]["labels"]["tags"][1] = "B-FOO"
+    elif change == "tags-reordered":
+        metadata["encoder"]["labels"]["tags"].reverse()
+    elif change == "word-dropped":
+        metadata["encoder"]["vocab"]["words"].pop()
+    elif change == "encoder-window":
+        metadata["encoder"]["window"] += 1
     path = tmp_path / f"{change}.safetensors"
     nn.io.save(path, tensors, metadata)
     return path
 
 
-@pytest.mark.parametrize("change", ["no-metadata", "hidden", "no-encoder", "activation", "missing-tensor"])
+@pytest.mark.parametrize("change", ["no-metadata", "hidden", "no-encoder", "activation", "missing-tensor",
+                                    "dropped-tag", "tag-twice", "renamed-tag", "tags-reordered", "word-dropped",
+                                    "encoder-window"])
 def test_a_model_file_whose_parts_do_not_fit_is_a_clear_error_naming_it(tmp_path: Path, change: str) -> None:
+    """Rewritten with valid checksums (as a tool that edits the metadata would): the parts are checked
+    against each other at load time, not when tagging."""
     path = _rewritten(tmp_path, change)
     with pytest.raises(nn.ModelFileError) as caught:
         Tagger.load(path)
     assert str(path) in str(caught.value)
+
+
+def _flipped(tmp_path: Path, where: str) -> Path:
+    data = bytearray((multiclass_model().folder / MODEL_FILE).read_bytes())
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    if where == "weights":
+        data[header_end + (len(data) - header_end) // 2] ^= 0x10  # one bit of one weight
+    else:  # a word of the vocabulary, in the JSON metadata
+        at = data.index(b"monday", 0, header_end)
+        data[at:at + 6] = b"mondax"
+    path = tmp_path / MODEL_FILE
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("weights", r"tensor '[\w.]+' does not match its checksum"),
+    ("vocabulary", r"the window-ner metadata \(vocabulary, tags, configuration\) does not match its checksum"),
+])
+def test_flipped_bytes_are_found_at_load_time(tmp_path: Path, where: str, message: str) -> None:
+    path = _flipped(tmp_path, where)
+    with pytest.raises(nn.ModelFileError, match=message) as caught:
+        Tagger.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_header_length_equal_to_the_file_size_says_what_follows(tmp_path: Path) -> None:
+    data = (multiclass_model().folder / MODEL_FILE).read_bytes()
+    path = tmp_path / MODEL_FILE
+    path.write_bytes(len(data).to_bytes(8, "little") + data[8:])
+    with pytest.raises(nn.ModelFileError, match=rf"claims {len(data):,} bytes but only {len(data) - 8:,} follow it"):
+        Tagger.load(path)
 
 
 def test_unknown_decoder_is_refused() -> None:

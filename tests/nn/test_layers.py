@@ -166,3 +166,14 @@ def test_no_grad_evaluation_builds_no_graph() -> None:
     with no_grad():
         out = model(np.array([0, 1, 2]))
     assert not out.requires_grad
+
+
+def test_skipped_initialisers_draw_nothing_and_keep_shapes() -> None:
+    rng = np.random.default_rng(0)
+    with nn.init.skipped():
+        layer = nn.Linear(4, 3, rng=rng)
+        table = nn.Embedding(5, 2, padding_idx=0, rng=rng)
+    assert (layer.W.shape, layer.b.shape, table.weight.shape) == ((3, 4), (3,), (5, 2))
+    assert layer.W.data.dtype == np.float32
+    assert rng.random() == np.random.default_rng(0).random()  # the generator did not move
+    assert nn.Linear(4, 3, rng=np.random.default_rng(0)).W.data.any()  # outside the block: drawn again

@@ -1,12 +1,16 @@
 """Safe save and load: safetensors files (raw arrays plus a JSON header), written atomically, never unpickled.
 
-The header's ``__metadata__`` string map holds our metadata as one JSON string under "window_ner", and the
-versions of window-ner, NumPy and safetensors that wrote the file. Every problem with a file is raised as
-``ModelFileError`` naming the file (and the tensor) and saying what to do.
+The header's ``__metadata__`` string map holds our metadata as one JSON string under "window_ner", the
+versions of window-ner, NumPy and safetensors that wrote the file, and under "checksums" a SHA-256 of each
+tensor's bytes and of the metadata string, verified at load: a flipped byte anywhere in the weights or the
+metadata is an error, not a silently different model (files written before checksums load unchecked).
+Every problem with a file is raised as ``ModelFileError`` naming the file (and the tensor) and saying what to
+do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -26,6 +30,7 @@ from window_ner.nn.module import Module, StateDictError
 __all__ = ["ModelFileError", "save", "load", "save_module", "load_state", "open_atomic", "METADATA_KEY"]
 
 METADATA_KEY = "window_ner"
+CHECKSUMS_KEY = "checksums"
 _SAVABLE = {np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
                                   np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)}
 # Leading bytes of formats people may hand us by mistake: naming them makes the error actionable.
@@ -68,8 +73,11 @@ def save(path: str | os.PathLike, tensors: Mapping[str, Any],
         encoded = json.dumps(dict(metadata or {}), default=_json_default, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"metadata for {path} is not JSON-serialisable: {exc}") from exc
+    checksums = {name: _digest(array) for name, array in arrays.items()}
+    checksums["__metadata__"] = _digest(encoded.encode("utf-8"))
     header = {
         METADATA_KEY: encoded,
+        CHECKSUMS_KEY: json.dumps(checksums, sort_keys=True),
         "window_ner_version": __version__,
         "numpy_version": np.__version__,
         "safetensors_version": safetensors.__version__,
@@ -78,6 +86,36 @@ def save(path: str | os.PathLike, tensors: Mapping[str, Any],
     with open_atomic(path) as handle:
         handle.write(payload)
     return path
+
+
+def _digest(data: Any) -> str:
+    """SHA-256 of an array's bytes (C order) or of a bytes-like object, as hex."""
+    return hashlib.sha256(data.reshape(-1).view(np.uint8) if isinstance(data, np.ndarray) else data).hexdigest()
+
+
+def _verify_checksums(path: Path, data: bytes, header: dict[str, Any], raw_metadata: str | None) -> None:
+    """Compare each tensor's bytes in the file, and the metadata, with the checksums the header records."""
+    recorded = (header.get("__metadata__") or {}).get(CHECKSUMS_KEY)
+    if recorded is None:
+        return  # written before checksums existed
+    try:
+        checksums = json.loads(recorded)
+        assert isinstance(checksums, dict)
+    except (ValueError, AssertionError) as exc:
+        raise ModelFileError(f"{path}: the checksums in the header are unreadable: the file is corrupted: "
+                             f"{_HINT}") from exc
+    start = 8 + int.from_bytes(data[:8], "little")
+    view = memoryview(data)
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = (int(offset) for offset in info["data_offsets"])
+        if checksums.get(name) != _digest(view[start + begin:start + end]):
+            raise ModelFileError(f"{path}: tensor {name!r} does not match its checksum: bytes of the file were "
+                                 f"changed or damaged after it was written: {_HINT}")
+    if raw_metadata is not None and checksums.get("__metadata__") != _digest(raw_metadata.encode("utf-8")):
+        raise ModelFileError(f"{path}: the window-ner metadata (vocabulary, tags, configuration) does not match "
+                             f"its checksum: the file was changed or damaged after it was written: {_HINT}")
 
 
 def _not_safetensors(path: Path, reason: str, data: bytes) -> ModelFileError:
@@ -96,7 +134,8 @@ def _safetensors_header(path: Path, data: bytes) -> dict[str, Any]:
         raise _not_safetensors(path, f"{len(data)} bytes is too short for a safetensors file", data)
     size = int.from_bytes(data[:8], "little")
     if size > len(data) - 8:
-        reason = f"the header claims {size} bytes but the file holds only {len(data)}"
+        reason = (f"the header length field claims {size:,} bytes but only {len(data) - 8:,} follow it "
+                  f"(the file holds {len(data):,} bytes in all)")
         raise _not_safetensors(path, reason, data)
     try:
         header = json.loads(data[8:8 + size])
@@ -157,6 +196,7 @@ def load(path: str | os.PathLike,
     # safetensors hands out read-only views of the bytes; parameters must own writeable memory.
     tensors = {name: np.array(arrays[name]) for name in header if name != "__metadata__"}
     raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
+    _verify_checksums(path, data, header, raw)
     metadata: dict[str, Any] = {}
     if raw is not None:
         try:

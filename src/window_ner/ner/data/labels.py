@@ -150,7 +150,18 @@ class SchemeLabels(Labels):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SchemeLabels:
-        return cls(data["tags"], data["scheme"])
+        """The labels saved by :meth:`to_dict`: the full tag set of their types, in its order, or an error."""
+        tags, scheme = data["tags"], data["scheme"]
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise InputError(f"the saved tag list is not a list of strings: {tags!r:.80}")
+        types = {tagging.tag_type(tag) for tag in tags} - {"O"}
+        expected = tagging.tag_set(types, scheme)
+        if tags != expected:
+            odd = sorted(set(tags) ^ set(expected)) or sorted({t for t in tags if tags.count(t) > 1})
+            how = f"it differs in {', '.join(odd)}" if odd else "it holds them in another order"
+            raise InputError(f"the saved tag list is not the {tagging.normalize_scheme(scheme)} tag set of its "
+                             f"types {', '.join(sorted(types))}, in order and each once: {how}")
+        return cls(tags, scheme)
 
 
 @LABELS.register("type")

@@ -44,6 +44,16 @@ class Entity:
                 "score": round(self.score, 4)}
 
 
+def _check_fit(config: ModelConfig, encoder: Encoder) -> None:
+    """Raise ValueError when the encoder's sizes are not those the model's tensors were made for."""
+    problems = [f"{what}: the encoder has {ours}, the model {theirs}" for what, ours, theirs in (
+        ("words", len(encoder.vocab), config.vocab_size),
+        ("window", encoder.window, config.window),
+        ("features", encoder.feature_sizes, config.feature_sizes)) if ours != theirs]
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 def model_path(path: str | Path) -> Path:
     """The model file inside a model folder (or the file itself)."""
     path = Path(path)
@@ -106,8 +116,10 @@ class Tagger:
         try:
             tensors, metadata = upgrade(tensors, metadata, target)
             encoder = Encoder.from_dict(metadata["encoder"])
-            model = WindowClassifier(ModelConfig.from_dict(metadata["model"]), encoder.labels,
-                                     np.random.default_rng(0))
+            config = ModelConfig.from_dict(metadata["model"])
+            _check_fit(config, encoder)
+            with nn.init.skipped():  # every parameter comes from the file (strict): draw no numbers for them
+                model = WindowClassifier(config, encoder.labels, np.random.default_rng(0))
             model.load_state_dict(tensors)
             return cls(model, encoder, metadata.get("info", {}))
         except nn.io.ModelFileError:
