@@ -684,3 +684,53 @@ def test_under_a_memory_limit_the_estimate_reads_the_limit() -> None:
     assert done.returncode == 2, done.stderr
     last = done.stderr.splitlines()[-1]
     assert "of memory to train" in last and "--hidden 40000" in last and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["inline", "conll"])
+def test_control_characters_never_reach_the_terminal(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    code, out, err = run(capsys, "tag", "--model", model_dir(), "--format", fmt,
+                         "Maria Lopez \x1b[2J\x1b]0;owned\x07 met \u202eUN\x7f officials in Geneva.")
+    assert code == 0, err
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", out), repr(out)
+    assert "\\x1b" in out and "\\x07" in out and "\\u202e" in out and "\\x7f" in out
+
+
+def test_jsonl_escapes_every_control_character_and_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Maria Lopez \x1b[2J met \u202eUN\x85 officials in Geneva."
+    code, out, err = run(capsys, "tag", "--model", model_dir(), "--format", "jsonl", text)
+    assert code == 0, err
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e]", out.rstrip("\n")), repr(out)
+    assert json.loads(out)["text"] == text
+
+
+def test_a_text_argument_that_is_not_utf8_is_one_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "window_ner", "tag", "--model", str(model_dir()),
+                           b"Maria Lopez \xff in Geneva"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["window-ner: error: the TEXT argument is not UTF-8 text (a byte that is "
+                                        "not UTF-8 at character 13); convert it to UTF-8, or pass it with --input "
+                                        "FILE"]
+
+
+def test_training_lists_the_entity_types_and_warns_of_a_rare_one(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    lines = sample_corpus("train").read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.endswith(" B-MISC"))
+    lines[at] = lines[at].replace("B-MISC", "I-FOO")
+    train_file = tmp_path / "train.conll"
+    train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", train_file, "--dev", sample_corpus("dev"), "--epochs", 1,
+                       "--hidden", 16, "--no-progress")
+    assert code == 0, err
+    assert re.search(r"^entity types in train: FOO 1, LOC [\d,]+, MISC [\d,]+, ORG [\d,]+, PER [\d,]+$", err, re.M)
+    assert (f"warning: {train_file}:{at + 1}: the entity type 'FOO' occurs only 1 time in the training data: a "
+            "typo in a tag?") in err
+
+
+@pytest.mark.parametrize("tag", ["B-PER\x00", "I-OR G", "B-\x1bORG"])
+def test_a_tag_with_a_control_character_or_space_is_refused_at_its_line(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path, tag: str) -> None:
+    train_file = tmp_path / "train.conll"
+    train_file.write_text(f"Paris\tB-LOC\nMaria\t{tag}\n\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", train_file, "--dev", sample_corpus("dev"), "--epochs", 1)
+    assert_one_line_error(code, err, f"{train_file}:2: cannot read tag", "without spaces or control characters")

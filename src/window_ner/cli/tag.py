@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,11 @@ def _texts(args: argparse.Namespace) -> Iterator[str]:
     """The texts to tag: the argument, or each line of --input or stdin (UTF-8; a byte-order mark and
     Windows or old-Mac line ends are taken care of)."""
     if args.input is None and args.text != "-":
+        try:
+            args.text.encode("utf-8")
+        except UnicodeEncodeError as error:  # bytes that are not UTF-8 reach argv as lone surrogates
+            raise InputError(f"the TEXT argument is not UTF-8 text (a byte that is not UTF-8 at character "
+                             f"{error.start + 1}); convert it to UTF-8, or pass it with --input FILE") from None
         yield args.text
         return
     if args.input is not None:
@@ -90,19 +96,32 @@ def utf8_lines(stream: Any, name: str) -> Iterator[str]:
         yield from text.rstrip("\r\n").split("\r")  # a lone CR ends a line too (old Mac files)
 
 
+# Characters a terminal obeys instead of showing: C0 controls but tab, DEL and C1 controls (ESC starts escape
+# sequences that can rewrite the screen), and the bidirectional overrides that reorder what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``), so output cannot drive the
+    terminal it is shown on."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
 def format_entities(tagger: Tagger, text: str, fmt: str) -> str:
-    """One text's entities as inline brackets, a JSON line, or CoNLL token/tag lines."""
+    """One text's entities as inline brackets, a JSON line, or CoNLL token/tag lines; control characters
+    are escaped (JSON escapes, or visible ``\\x1b`` in the other formats)."""
     if fmt == "conll":
         sentences = [[t.text for t in sentence.tokens] for sentence in tokenize(text)]
-        return "\n\n".join("\n".join(f"{token} {tag}" for token, tag in zip(tokens, tags, strict=True))
-                           for tokens, tags in zip(sentences, tagger.predict(sentences), strict=True)) + "\n"
+        return visible("\n\n".join("\n".join(f"{token} {tag}" for token, tag in zip(tokens, tags, strict=True))
+                                   for tokens, tags in zip(sentences, tagger.predict(sentences), strict=True))) + "\n"
     entities: list[Entity] = tagger(text)  # type: ignore[assignment]
     if fmt == "jsonl":
-        return json.dumps({"text": text, "entities": [e.to_dict() for e in entities]}, ensure_ascii=False)
+        line = json.dumps({"text": text, "entities": [e.to_dict() for e in entities]}, ensure_ascii=False)
+        return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", line)  # json.dumps leaves DEL, C1 and bidi raw
     pieces, position = [], 0
     for entity in entities:
         pieces.append(text[position:entity.start])
         pieces.append(f"[{text[entity.start:entity.end]} {entity.label}]")
         position = entity.end
     pieces.append(text[position:])
-    return "".join(pieces)
+    return visible("".join(pieces))

@@ -11,6 +11,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -78,6 +79,9 @@ def _load_splits(exp: Experiment) -> _Splits:
     return _Splits(train_sents, train_scheme, dev_sents, dev_scheme, test_sents, test_scheme)
 
 
+RARE_TYPE = 5  # entities of a type in the training data below which the type is reported as a likely typo
+
+
 def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log: TextIO) -> Tagger:
     """The untrained tagger of an experiment: labels, vocabulary, features, and the model started from the
     word vectors (when given)."""
@@ -124,6 +128,7 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     train_data = encoder.encode([s.tokens for s in splits.train], [s.tags for s in splits.train],
                                 splits.train_scheme, documents=[s.doc for s in splits.train])
     dev_data = encoder.encode([s.tokens for s in splits.dev], None)
+    _report_types(exp.train_path, splits.train, log)
     n_params = sum(p.size for p in model.parameters())
     print(f"train: {len(splits.train):,} sentences, {len(train_data):,} tokens; dev: {len(splits.dev):,} "
           f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
@@ -179,6 +184,23 @@ def _output_folder(out: Path) -> Iterator[Path]:
         for folder in made:  # deepest first; a folder that holds anything stays
             with contextlib.suppress(OSError):
                 folder.rmdir()
+
+
+def _report_types(path: Path, sentences: Sequence[Sentence], log: TextIO) -> None:
+    """Print the entity types of the training file with their counts, and a warning for each rare one (a
+    tag such as I-FOO or I-ORG-X is more often a typo than a type)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for sentence in sentences:
+        for start, _, kind in tagging.spans(sentence.tags):
+            counts[kind] += 1
+            first.setdefault(kind, sentence.line + start)
+    print("entity types in train: " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items())), file=log)
+    for kind, n in sorted(counts.items()):
+        if n < RARE_TYPE:
+            print(f"warning: {path}:{first[kind]}: the entity type {kind!r} occurs only {n} time"
+                  f"{'s' if n > 1 else ''} in the training data: a typo in a tag? (fix the file, or ignore this "
+                  "if the type is meant)", file=log)
 
 
 def _summary(logs: TrainLogs) -> dict[str, Any]:

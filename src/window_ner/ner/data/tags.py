@@ -117,6 +117,9 @@ def _chunk_parse(tag: str) -> tuple[str, str]:
     if canonical is None or (canonical != "O" and not kind):
         raise ValueError(f"cannot read tag {tag!r}: expected O, a bare type, or B-/I-/E-/S-/L-/U- "
                          "followed by a type")
+    if not kind.isprintable() or any(ch.isspace() for ch in kind):
+        raise ValueError(f"cannot read tag {tag!r}: an entity type is a name, without spaces or control "
+                         "characters")
     if len(_parse_cache) < 100_000:  # tag vocabularies are tiny; the bound only guards odd inputs
         _parse_cache[tag] = (canonical, kind)
     return canonical, kind
