@@ -4,6 +4,7 @@ import bz2
 import gzip
 import lzma
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,39 @@ def test_truncated_gzip_names_the_file(tmp_path):
 @pytest.mark.parametrize("make", [glove_text, word2vec_text, word2vec_binary])
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_word(tmp_path: Path, make) -> None:
     check_all(load_vectors(write(tmp_path, b"\xef\xbb\xbf" + make())))
+
+
+def _glove_zip(tmp_path: Path, members: dict[str, bytes]) -> Path:
+    archive = tmp_path / "glove.6B.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+    return archive
+
+
+def test_a_zip_archive_of_one_file_and_a_path_into_an_archive_are_read(tmp_path):
+    (tmp_path / "one").mkdir()
+    one = _glove_zip(tmp_path / "one", {"glove.6B.50d.txt": glove_text()})
+    assert load_vectors(one).words == WORDS
+    archive = _glove_zip(tmp_path, {"glove.6B.50d.txt": glove_text(), "glove.6B.100d.txt": b"a 1 2\n"})
+    vectors = load_vectors(f"{archive}/glove.6B.50d.txt")
+    assert vectors.words == WORDS
+    np.testing.assert_array_equal(vectors.matrix, MATRIX)
+
+
+def test_a_zip_archive_of_several_files_asks_for_one_by_name(tmp_path):
+    archive = _glove_zip(tmp_path, {"glove.6B.50d.txt": glove_text(), "glove.6B.100d.txt": b"a 1 2\n"})
+    with pytest.raises(VectorsFormatError, match=r"holds 2 files \(glove.6B.50d.txt, glove.6B.100d.txt\); name one "
+                                                  r"as .*glove.6B.zip/glove.6B.50d.txt"):
+        load_vectors(archive)
+    with pytest.raises(FileNotFoundError, match="no file 'nope.txt' in the zip archive"):
+        load_vectors(f"{archive}/nope.txt")
+
+
+def test_a_damaged_zip_archive_is_a_clear_error(tmp_path):
+    archive = _glove_zip(tmp_path, {"glove.6B.50d.txt": glove_text() * 50})
+    data = bytearray(archive.read_bytes())
+    data[100] ^= 0xFF  # inside the compressed member: its CRC check fails
+    archive.write_bytes(bytes(data))
+    with pytest.raises(VectorsFormatError, match="the compressed data is damaged"):
+        load_vectors(archive)

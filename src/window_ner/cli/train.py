@@ -45,7 +45,8 @@ def _data_options(data: Any) -> None:
     data.add_argument("--dev", required=True, type=Path, help="development file: picks the epoch")
     data.add_argument("--test", type=Path, help="test file, evaluated once with the final model")
     data.add_argument("--vectors", type=Path,
-                      help="pretrained word vectors (GloVe or word2vec text, .gz, or word2vec binary); "
+                      help="pretrained word vectors: GloVe or word2vec text (also .gz, .bz2, .xz), word2vec "
+                      "binary, or a file inside a zip archive as GloVe ships them (glove.6B.zip/glove.6B.50d.txt); "
                       "without it word vectors start random")
     data.add_argument("--out", type=Path, default=Path("runs/model"),
                       help="output folder: model.safetensors, metrics.jsonl, predictions")

@@ -11,10 +11,14 @@ has the word (or its lowercase form), random rows elsewhere, zeros for padding.
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import lzma
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import numpy as np
@@ -183,8 +187,44 @@ def _wanted_words(vocab: Vocab | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(vocab))  # unique, first-seen order
 
 
+def _zip_member(path: str | os.PathLike[str]) -> tuple[Path, str | None] | None:
+    """(archive, member or None) when ``path`` is a zip file, or names a file inside one
+    (``glove.6B.zip/glove.6B.50d.txt``); None otherwise."""
+    path = Path(path)
+    if path.is_file():
+        return (path, None) if zipfile.is_zipfile(path) else None
+    for archive in path.parents:
+        if archive.is_file():
+            return (archive, path.relative_to(archive).as_posix()) if zipfile.is_zipfile(archive) else None
+    return None
+
+
+def _open_zip(path: str | os.PathLike[str], archive: Path, member: str | None) -> IO[bytes]:
+    """A member of a zip archive (GloVe ships as one): the one named, or the archive's only file."""
+    bundle = zipfile.ZipFile(archive)
+    names = [info.filename for info in bundle.infolist() if not info.is_dir()]
+    if member is None:
+        if len(names) != 1:
+            listed = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+            bundle.close()
+            raise VectorsFormatError(path, None, f"the zip archive holds {len(names)} files ({listed}); name "
+                                     f"one as {archive}/{names[0] if names else 'FILE'}", "file")
+        member = names[0]
+    if member not in names:
+        bundle.close()
+        raise FileNotFoundError(errno.ENOENT, f"no file {member!r} in the zip archive (it holds "
+                                f"{', '.join(names[:6])})", os.fspath(path))
+    stream = bundle.open(member)
+    bundle.close()  # the member's stream keeps the archive's file open until it is closed itself
+    return stream  # type: ignore[return-value]
+
+
 def _open(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open a possibly compressed file for binary reading; the magic bytes decide, not the suffix."""
+    """Open a possibly compressed file for binary reading; the magic bytes decide, not the suffix. A zip
+    archive of one file, or a path into a zip archive, opens that file."""
+    in_zip = _zip_member(path)
+    if in_zip is not None:
+        return _open_zip(path, *in_zip)
     with open(path, "rb") as f:
         magic = f.read(6)
     if magic.startswith(b"\x1f\x8b"):
@@ -418,7 +458,8 @@ def load_vectors(path: str | os.PathLike[str], vocab: Vocab | Iterable[str] | No
 
     ``format`` is "auto" (a "count dim" first line means word2vec, text or binary by content; otherwise
     GloVe), "glove", "word2vec" or "word2vec-binary"; gzip, bz2 and xz files are opened by their magic
-    bytes. A word missing from the file is looked up in lowercase too when ``lowercase_fallback`` (an
+    bytes, and a zip archive of one file, or a path into one (``glove.6B.zip/glove.6B.50d.txt``, as GloVe
+    ships), by its member. A word missing from the file is looked up in lowercase too when ``lowercase_fallback`` (an
     exact match always wins). Malformed lines raise :class:`VectorsFormatError` naming the line; with
     ``strict=False`` they are skipped and counted in ``Vectors.skipped``. Repeated words keep their first
     vector.
@@ -432,6 +473,9 @@ def load_vectors(path: str | os.PathLike[str], vocab: Vocab | Iterable[str] | No
     except EOFError as error:  # gzip, bz2 and lzma raise it for a truncated stream
         raise VectorsFormatError(path, None, f"the compressed file ends early ({error}): it is truncated; "
                                  "get a fresh copy") from error
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError) as error:  # a damaged archive or compressed stream
+        raise VectorsFormatError(path, None, f"the compressed data is damaged ({error}); get a fresh copy",
+                                 "file") from error
 
 
 def _load(path: str | os.PathLike[str], vocab: Vocab | Iterable[str] | None, dim: int | None, format: str,
