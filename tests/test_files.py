@@ -76,3 +76,17 @@ def test_a_full_device_names_itself() -> None:
     with pytest.raises(OSError) as info, open_atomic("/dev/full", "w", encoding="utf-8") as f:
         f.write("x" * 100_000)
     assert (info.value.errno, info.value.filename) == (errno.ENOSPC, "/dev/full")
+
+
+def test_a_temporary_file_of_a_dead_writer_is_swept_by_the_next_write(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = tmp_path / "model.safetensors"
+    left = tmp_path / f".model.safetensors.{dead.pid}.0123abcd.tmp"
+    alive = tmp_path / f".model.safetensors.{os.getppid()}.89abcdef.tmp"  # a running writer's: kept
+    other = tmp_path / f".results.json.{dead.pid}.0123abcd.tmp"  # another target's: not this write's business
+    for path in (left, alive, other):
+        path.write_bytes(b"half a file")
+    with open_atomic(target) as f:
+        f.write(b"whole")
+    assert sorted(os.listdir(tmp_path)) == sorted([target.name, alive.name, other.name])

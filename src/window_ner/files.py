@@ -34,6 +34,7 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     over ``path``: all or nothing. An exception in the block (bad input, full disk, Ctrl-C) leaves ``path`` as
     it was and no temporary file. A replaced file keeps its permissions; a new one gets open()'s (umask).
 
+    A temporary file of ``path`` left by a process that was killed inside its write is removed first.
     A symbolic link is written through: its target is replaced, the link stays. A pipe, device or socket
     (``/dev/stdout``, a FIFO) cannot be replaced, so it is opened and written as a stream, not atomically.
     A folder is refused with IsADirectoryError."""
@@ -55,6 +56,7 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
         return
     if path.is_symlink():
         path = Path(os.path.realpath(path))
+    _sweep_dead_temporaries(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         # O_EXCL: never write through someone else's file; mode 0o666 lets the umask decide as for open().
@@ -83,6 +85,32 @@ def open_atomic(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _sweep_dead_temporaries(path: Path) -> None:
+    """Remove the temporary files of ``path`` left by processes that died inside a write (SIGKILL, power
+    loss): their names hold the writer's pid, and a pid that no longer runs will never rename its file."""
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path.parent):
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid, _, token = name[len(prefix):-len(".tmp")].partition(".")
+            if pid.isdigit() and len(token) == 8 and int(pid) != os.getpid() and not _running(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(path.parent / name)
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: leave its file alone
+    return True
 
 
 class FolderInUse(InputError):

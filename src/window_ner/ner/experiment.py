@@ -79,6 +79,7 @@ def _load_splits(exp: Experiment) -> _Splits:
     return _Splits(train_sents, train_scheme, dev_sents, dev_scheme, test_sents, test_scheme)
 
 
+STALE_OUTPUTS = ("results.json", "dev.predictions.conll", "test.predictions.conll")  # removed at the first save
 RARE_TYPE = 5  # entities of a type in the training data below which the type is reported as a likely typo
 
 
@@ -137,9 +138,13 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     def evaluate_dev(current: WindowClassifier) -> dict[str, float]:
         return predict_and_score(tagger, splits.dev, dev_data, splits.dev_scheme)[1].summary()
 
+    stale = [exp.out / name for name in STALE_OUTPUTS] if exp.out is not None else []
+
     def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
         if exp.out is not None:
             tagger.save(exp.out / MODEL_FILE, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
+            while stale:  # an earlier run's results no longer describe the model in the folder
+                stale.pop().unlink(missing_ok=True)
 
     lines = exp.progress if exp.epoch_lines is None else exp.epoch_lines
     logs = train(model, train_data, exp.training, evaluate_dev, save_best, exp.out, exp.progress, epoch_lines=lines)
