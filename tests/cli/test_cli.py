@@ -668,7 +668,7 @@ def test_an_endless_line_is_refused_as_a_training_input(capsys: pytest.CaptureFi
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_an_endless_line_is_refused_as_text_to_tag(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "tag", "--model", model_dir(), "--input", "/dev/zero")
-    assert_one_line_error(code, err, "/dev/zero:1: the line is longer than 16,777,216 bytes", "shorter lines")
+    assert_one_line_error(code, err, "/dev/zero:1: the line is longer than 67,108,864 bytes", "shorter lines")
 
 
 def test_under_a_memory_limit_the_estimate_reads_the_limit() -> None:

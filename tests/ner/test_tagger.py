@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import unicodedata
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import window_ner
 from tests.ner._trained import binary_model, multiclass_model
@@ -21,7 +24,7 @@ from window_ner.ner.data.conll import load_conll
 from window_ner.ner.data.text import canonical_word
 from window_ner.ner.data.tokenize import tokenize
 from window_ner.ner.experiment import sample_corpus
-from window_ner.ner.inference.tagger import MODEL_FILE, Entity, Tagger
+from window_ner.ner.inference.tagger import MODEL_FILE, Entity, Tagger, pieces
 
 TEXT = "Angela Merkel flew from Berlin to Paris on Tuesday."
 
@@ -347,3 +350,23 @@ def test_decomposed_letters_and_joiners_tag_like_the_composed_text() -> None:
     assert expected  # the test means something only if the model finds entities here
     assert [(e.label, round(e.score, 6)) for e in got] == [(e.label, round(e.score, 6)) for e in expected]
     assert [canonical_word(e.text).replace(" ", "") for e in got] == [e.text.replace(" ", "") for e in expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab .!?\n", max_size=300), st.integers(1, 40))
+def test_pieces_cover_the_text_in_order_within_the_limit(text: str, limit: int) -> None:
+    parts = list(pieces(text, limit))
+    assert "".join(piece for _, piece in parts) == text
+    assert [offset for offset, _ in parts] == list(itertools.accumulate([0] + [len(p) for _, p in parts[:-1]]))
+    assert all(len(piece) <= limit for _, piece in parts)
+
+
+def test_a_long_text_is_tagged_in_pieces_like_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = " ".join(DEMO_SENTENCES * 30)
+    whole = tagger()(text)
+    monkeypatch.setattr("window_ner.ner.inference.tagger.PIECE_CHARS", 500)
+    monkeypatch.setattr("window_ner.ner.inference.tagger.BATCH_CHARS", 2_000)
+    assert len(list(pieces(text, 500))) > 10
+    assert tagger()(text) == whole
+    check_offsets(text, whole)
+    assert whole  # something to compare

@@ -15,6 +15,7 @@ from window_ner import __version__
 from window_ner.cli import demo, evaluate, tag, train
 from window_ner.cli._common import Formatter, Parser
 from window_ner.errors import InputError
+from window_ner.ner.inference.bulk import WorkerDied
 
 __all__ = ["build_parser", "main", "COMMANDS"]
 
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _silence_stdout()  # the standard output failed: do not fail again at exit
         print(f"window-ner: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except WorkerDied as error:  # killed from outside, or out of memory: not the input's fault, nor a bug
+        print(f"window-ner: error: {error}", file=sys.stderr)
+        return 1
     except MemoryError:
         print("window-ner: error: out of memory: the input or the model is too large for this machine (lower "
               "the sizes given as options, or tag smaller pieces of text)", file=sys.stderr)

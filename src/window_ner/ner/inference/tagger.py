@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,12 @@ from window_ner.ner.inference.migrate import FORMAT, FORMAT_VERSION, upgrade
 from window_ner.ner.model.classifier import EVAL_CHUNK, ModelConfig, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
 
-__all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path"]
+__all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path", "pieces"]
 
 MODEL_FILE = "model.safetensors"
 CHUNK = EVAL_CHUNK  # windows scored at once: bounds memory while keeping matrix products large
+BATCH_CHARS = 200_000  # characters of raw text tokenised and scored together by tag_texts
+PIECE_CHARS = 100_000  # a longer text is tagged in pieces cut at sentence ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,21 +192,39 @@ class Tagger:
         return self.tag_texts(list(text))
 
     def tag_texts(self, texts: Sequence[str]) -> list[list[Entity]]:
-        """Entities for a batch of documents, scored together for speed."""
-        sentences, owner = [], []
-        for doc, text in enumerate(texts):
-            for sentence in tokenize(text):
-                sentences.append(sentence)
-                owner.append(doc)
-        token_lists = [sentence.words for sentence in sentences]
-        tags, confidences = self._predict(token_lists)
+        """Entities for a batch of documents, scored together for speed.
+
+        Memory stays bounded whatever the input: the texts are scored in batches of about
+        :data:`BATCH_CHARS` characters, and a text longer than :data:`PIECE_CHARS` is cut into pieces at
+        sentence ends (see :func:`pieces`), each tagged as its own text, with offsets into the whole text.
+        """
         result: list[list[Entity]] = [[] for _ in texts]
-        for doc, sentence, sentence_tags, conf in zip(owner, sentences, tags, confidences, strict=True):
-            result[doc].extend(self._entities(sentence.tokens, sentence_tags, conf, texts[doc]))
+        batch: list[tuple[int, int, str]] = []  # (text index, offset of the piece in its text, piece)
+        size = 0
+        for doc, text in enumerate(texts):
+            for offset, piece in pieces(text, PIECE_CHARS):
+                batch.append((doc, offset, piece))
+                size += len(piece)
+                if size >= BATCH_CHARS:
+                    self._tag_pieces(batch, texts, result)
+                    batch, size = [], 0
+        if batch:
+            self._tag_pieces(batch, texts, result)
         return result
 
+    def _tag_pieces(self, batch: list[tuple[int, int, str]], texts: Sequence[str],
+                    result: list[list[Entity]]) -> None:
+        sentences, owner = [], []
+        for doc, offset, piece in batch:
+            for sentence in tokenize(piece):
+                sentences.append(sentence)
+                owner.append((doc, offset))
+        tags, confidences = self._predict([sentence.words for sentence in sentences])
+        for (doc, offset), sentence, sentence_tags, conf in zip(owner, sentences, tags, confidences, strict=True):
+            result[doc].extend(self._entities(sentence.tokens, sentence_tags, conf, texts[doc], offset))
+
     def _entities(self, tokens: Sequence[Any], tags: list[str], confidence: np.ndarray,
-                  text: str | None) -> list[Entity]:
+                  text: str | None, offset: int = 0) -> list[Entity]:
         entities = []
         for start, end, label in tagging.spans(tags):  # a binary model's bare tags ("LOC") read as I- tags
             # The per-token model's probability of the whole span: the product over its tokens.
@@ -212,6 +232,27 @@ class Tagger:
             if text is None:
                 entities.append(Entity(" ".join(tokens[start:end]), label, start, end, score))
             else:
-                first, last = tokens[start].start, tokens[end - 1].end
+                first, last = tokens[start].start + offset, tokens[end - 1].end + offset
                 entities.append(Entity(text[first:last], label, first, last, score))
         return entities
+
+
+def pieces(text: str, limit: int) -> Iterator[tuple[int, str]]:
+    """``(offset, piece)``: ``text`` cut into pieces of at most about ``limit`` characters, each cut made at
+    the last paragraph break, else sentence end (". ", "! ", "? "), else space before the limit, so that
+    the tokens and sentences of the pieces are those of the whole text (a text with no space at all is cut
+    at the limit). A text within the limit is one piece."""
+    start = 0
+    while len(text) - start > limit:
+        window = text[start:start + limit]
+        cut = window.rfind("\n\n")
+        if cut <= 0:
+            cut = max(window.rfind(mark) for mark in (". ", "! ", "? ", ".\n", "!\n", "?\n"))
+            cut = cut + 1 if cut > 0 else -1
+        if cut <= 0:
+            cut = max(window.rfind(" "), window.rfind("\n"))
+        if cut <= 0:
+            cut = limit
+        yield start, text[start:start + cut]
+        start += cut
+    yield start, text[start:]
