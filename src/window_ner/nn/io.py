@@ -101,7 +101,7 @@ def _verify_checksums(path: Path, data: bytes, header: dict[str, Any], raw_metad
     try:
         checksums = json.loads(recorded)
         assert isinstance(checksums, dict)
-    except (ValueError, AssertionError) as exc:
+    except (ValueError, AssertionError, RecursionError) as exc:
         raise ModelFileError(f"{path}: the checksums in the header are unreadable: the file is corrupted: "
                              f"{_HINT}") from exc
     start = 8 + int.from_bytes(data[:8], "little")
@@ -139,7 +139,7 @@ def _safetensors_header(path: Path, data: bytes) -> dict[str, Any]:
         raise _not_safetensors(path, reason, data)
     try:
         header = json.loads(data[8:8 + size])
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise _not_safetensors(path, f"the safetensors header is not valid JSON ({exc})", data) from exc
     if not isinstance(header, dict):
         raise _not_safetensors(path, "the safetensors header is not a JSON object", data)
@@ -149,7 +149,7 @@ def _safetensors_header(path: Path, data: bytes) -> dict[str, Any]:
             continue
         try:
             end = int(info["data_offsets"][1])
-        except (TypeError, KeyError, IndexError, ValueError) as exc:
+        except (TypeError, KeyError, IndexError, ValueError, OverflowError) as exc:
             raise ModelFileError(f"{path}: tensor {name!r} has a malformed header entry: {_HINT}") from exc
         if end > available:
             raise ModelFileError(f"{path}: tensor {name!r} needs {end} data bytes but the file holds only "
@@ -201,9 +201,12 @@ def load(path: str | os.PathLike,
     if raw is not None:
         try:
             metadata = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ModelFileError(f"{path}: the window-ner metadata is not valid JSON ({exc}): {_HINT}"
                                  ) from exc
+        if not isinstance(metadata, dict):
+            raise ModelFileError(f"{path}: the window-ner metadata is a JSON {type(metadata).__name__}, not an "
+                                 f"object: {_HINT}")
     if expected is not None:
         _check_expected(path, tensors, expected)
     return tensors, metadata

@@ -340,11 +340,20 @@ def _lines(sentences: Iterable[Sentence | Sequence[str]], predictions: Iterable[
                 tag_cols = (sentence.tags is not None) + (preds is not None)
                 yield " ".join([DOCSTART] + ["-X-"] * (width - 1 - tag_cols) + ["O"] * tag_cols) + "\n\n"
             previous_doc = sentence.doc
+        if number == 1 and sentence.tokens[0].startswith("\ufeff"):
+            raise ValueError(f"sentence 1 starts with a byte-order mark ({sentence.tokens[0]!r}), which a reader "
+                             "drops from the start of a file; remove it from the token")
         for fields in zip(*columns, strict=True):  # lengths were checked above
             line = " ".join(fields)
             if line.count(" ") != width - 1 or "\t" in line or "\n" in line or "\r" in line or "" in fields:
                 _check_fields(list(fields), number)
+                if width == 1:
+                    raise ValueError(f"sentence {number}: the token {fields[0]!r} holds a space, which a file of one "
+                                     "column cannot keep (it reads as two columns); clean the tokens first")
                 line = "\t".join(fields)  # a field holds a space: the reader splits this line at tabs
+            if fields[0] == DOCSTART:
+                raise ValueError(f"sentence {number}: a token {DOCSTART} would read back as a document boundary, "
+                                 "not a token; rename it")
             yield line + "\n"
         yield "\n"
     if preds is not None and next(preds, None) is not None:

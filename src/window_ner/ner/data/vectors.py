@@ -239,22 +239,21 @@ def _open(path: str | os.PathLike[str]) -> IO[bytes]:
 def _word2vec_header(line: bytes) -> tuple[int, int] | None:
     """(count, dim) when a first line is a word2vec header "count dim"."""
     fields = line.split()
-    if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+    if len(fields) == 2 and all(f.isdigit() and len(f) <= 18 for f in fields):  # longer is no count (nor int64)
         return int(fields[0]), int(fields[1])
     return None
 
 
-def _looks_like_text(line: bytes, dim: int) -> bool:
-    """Whether a record line is a word followed by ``dim`` numbers written as text."""
+def _text_values(line: bytes) -> int:
+    """How many numbers follow the word on a line of text (0 when it is not such a line: binary data)."""
     fields = line.split()
-    if len(fields) != dim + 1:
-        return False
     try:
+        fields[0].decode("utf-8")
         for value in fields[1:]:
             float(value)
-    except ValueError:
-        return False
-    return True
+    except (ValueError, IndexError):
+        return 0
+    return len(fields) - 1
 
 
 class _Loader:
@@ -316,7 +315,11 @@ class _Loader:
             self.dim_reason = "as the header on line 1 says"
             if self.format == "auto":
                 second = f.readline(64 + 40 * dim)  # a text record of `dim` numbers fits in this
-                self.format = "word2vec" if count == 0 or _looks_like_text(second, dim) else "word2vec-binary"
+                values = _text_values(second)
+                self.format = "word2vec" if count == 0 or values == dim else "word2vec-binary"
+                if self.format == "word2vec-binary" and second.endswith(b"\n") and values:
+                    raise VectorsFormatError(self.path, 2, f"expected {dim} values after the word (as the header "
+                                             f"on line 1 says), found {values}")
 
     def too_long(self, where: int) -> VectorsFormatError:
         return VectorsFormatError(self.path, where, f"the {self.unit} is longer than {MAX_LINE:,} bytes (a word "
@@ -350,7 +353,7 @@ class _Loader:
                 if dim == 0:
                     raise VectorsFormatError(self.path, lineno, "expected a word followed by its values "
                                              "separated by spaces, found no values")
-            elif rest.count(b" ") + 1 != dim:
+            elif not rest or rest.count(b" ") + 1 != dim:
                 n = len(rest.split())  # also accepts runs of spaces and tabs between values
                 if n != dim:
                     self.problem(lineno, f"expected {dim} values after the word ({self.dim_reason}), "
@@ -424,7 +427,8 @@ class _Loader:
             # parse as float64 then round, as the line-by-line path below does
             values = np.fromstring(b"\n".join(rests), dtype=np.float64, sep=" ")
             if values.size == k * self.dim:
-                return values.reshape(k, self.dim).astype(self.dtype)
+                with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: the finiteness check reports it
+                    return values.reshape(k, self.dim).astype(self.dtype)
         except (ValueError, DeprecationWarning):
             pass  # NumPy < 2.3 warns and stops early instead of raising: the size check catches it
         # a value is not a number: find which, line by line
@@ -441,7 +445,8 @@ class _Loader:
                                  f"number; expected {self.dim} numbers after the word")
                     break
             else:
-                out[i] = [float(v) for v in fields]
+                with np.errstate(over="ignore"):
+                    out[i] = [float(v) for v in fields]
         return out
 
     def matrix(self) -> np.ndarray:
@@ -474,6 +479,12 @@ def load_vectors(path: str | os.PathLike[str], vocab: Vocab | Iterable[str] | No
         raise VectorsFormatError(path, None, f"the compressed file ends early ({error}): it is truncated; "
                                  "get a fresh copy") from error
     except (zipfile.BadZipFile, zlib.error, lzma.LZMAError) as error:  # a damaged archive or compressed stream
+        raise VectorsFormatError(path, None, f"the compressed data is damaged ({error}); get a fresh copy",
+                                 "file") from error
+    except OSError as error:
+        if error.errno is not None:  # a real I/O error (no such file, permission): reported as such
+            raise
+        # gzip's BadGzipFile (bad CRC, unknown method) and bz2's "Invalid data stream" carry no errno
         raise VectorsFormatError(path, None, f"the compressed data is damaged ({error}); get a fresh copy",
                                  "file") from error
 

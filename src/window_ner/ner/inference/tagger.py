@@ -23,6 +23,7 @@ __all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path", "pieces"]
 
 MODEL_FILE = "model.safetensors"
 CHUNK = EVAL_CHUNK  # windows scored at once: bounds memory while keeping matrix products large
+MAX_WEIGHT = 1e6  # no trained parameter comes near: a larger value is damage or divergence
 BATCH_CHARS = 200_000  # characters of raw text tokenised and scored together by tag_texts
 PIECE_CHARS = 100_000  # a longer text is tagged in pieces cut at sentence ends
 
@@ -46,12 +47,16 @@ class Entity:
                 "score": round(self.score, 4)}
 
 
-def _check_fit(config: ModelConfig, encoder: Encoder) -> None:
-    """Raise ValueError when the encoder's sizes are not those the model's tensors were made for."""
+def _check_fit(config: ModelConfig, encoder: Encoder, numbers_in_file: int) -> None:
+    """Raise ValueError when the encoder's sizes are not those the model's tensors were made for, or the
+    configuration asks for more numbers than the file holds (checked before anything is allocated)."""
     problems = [f"{what}: the encoder has {ours}, the model {theirs}" for what, ours, theirs in (
         ("words", len(encoder.vocab), config.vocab_size),
         ("window", encoder.window, config.window),
         ("features", encoder.feature_sizes, config.feature_sizes)) if ours != theirs]
+    at_least = config.parameter_count(config.vocab_size, config.feature_sizes, 0)  # all but the head
+    if at_least > numbers_in_file:
+        problems.append(f"the configuration needs at least {at_least:,} parameters, the file holds {numbers_in_file:,}")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -112,21 +117,24 @@ class Tagger:
             raise FileNotFoundError(f"no model at {target}: train one with 'window-ner train --out DIR'")
         tensors, metadata = nn.io.load(target)
         for name, values in tensors.items():
-            if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
-                raise nn.io.ModelFileError(f"{target}: tensor {name!r} holds NaN or infinite values: the file is "
+            # min and max propagate NaN and need no copy: one check for NaN, infinities and absurd sizes
+            if np.issubdtype(values.dtype, np.floating) and values.size and not (
+                    values.min() >= -MAX_WEIGHT and values.max() <= MAX_WEIGHT):
+                raise nn.io.ModelFileError(f"{target}: tensor {name!r} holds NaN, infinite or absurdly large values "
+                                           f"(beyond {MAX_WEIGHT:g}, where a trained model's never go): the file is "
                                            "corrupted, or training diverged; train the model again")
         try:
             tensors, metadata = upgrade(tensors, metadata, target)
             encoder = Encoder.from_dict(metadata["encoder"])
             config = ModelConfig.from_dict(metadata["model"])
-            _check_fit(config, encoder)
+            _check_fit(config, encoder, sum(values.size for values in tensors.values()))
             with nn.init.skipped():  # every parameter comes from the file (strict): draw no numbers for them
                 model = WindowClassifier(config, encoder.labels, np.random.default_rng(0))
             model.load_state_dict(tensors)
             return cls(model, encoder, metadata.get("info", {}))
         except nn.io.ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             # metadata and tensors that do not fit each other: name the file, never a bare KeyError
             what = f"missing entry {error}" if isinstance(error, KeyError) else str(error)
             raise nn.io.ModelFileError(f"{target}: the model's metadata or tensors are inconsistent ({what}): "
