@@ -224,7 +224,7 @@ def test_model_with_nan_weights_names_the_file_and_tensor(capsys: pytest.Capture
     tagger.model.head.U.data[0, 0] = float("nan")
     tagger.save(tmp_path / "broken")
     code, _, err = run(capsys, "tag", "--model", tmp_path / "broken", TEXT)
-    assert_one_line_error(code, err, str(tmp_path / "broken" / MODEL_FILE), "NaN or infinite")
+    assert_one_line_error(code, err, str(tmp_path / "broken" / MODEL_FILE), "holds NaN, infinite or absurdly")
 
 
 # ----------------------------------------------------------------------------- tag
@@ -589,7 +589,19 @@ def test_a_dev_file_whose_tags_mix_schemes_is_an_error_naming_the_line(capsys: p
                      encoding="utf-8")
     code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", mixed,
                        "--out", tmp_path / "run", "--no-progress")
-    assert_one_line_error(code, err, f"{mixed}:1:", "mix schemes", "IOBES")
+    assert_one_line_error(code, err, f"{mixed}:8: the tags mix schemes: E-ORG is a tag of IOBES (1 such in the "
+                          "file), but 2 sentences break IOBES, the first on line 1")
+    code, _, err = run(capsys, "evaluate", "--model", model_dir(), "--data", mixed)  # evaluate reads it alike
+    assert_one_line_error(code, err, f"{mixed}:8: the tags mix schemes")
+
+
+def test_an_iobes_file_with_a_slip_blames_the_slip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    slipped = tmp_path / "dev.conll"
+    slipped.write_text("EU S-ORG\nrejects O\n\nPeter B-PER\nSmith E-PER\n\nACME I-ORG\n\nBonn S-LOC\n",
+                       encoding="utf-8")
+    code, _, err = run(capsys, "evaluate", "--model", model_dir(), "--data", slipped)
+    assert_one_line_error(code, err, f"{slipped}:7: the tags mix schemes: the file has 3 E-/S- tags (the first, "
+                          "S-ORG, on line 1), so it is read as IOBES, but")
 
 
 def test_a_diverging_training_exits_2_in_one_line_and_leaves_no_model(capsys: pytest.CaptureFixture[str],
@@ -727,10 +739,54 @@ def test_training_lists_the_entity_types_and_warns_of_a_rare_one(capsys: pytest.
             "typo in a tag?") in err
 
 
-@pytest.mark.parametrize("tag", ["B-PER\x00", "I-OR G", "B-\x1bORG"])
+@pytest.mark.parametrize("tag", ["B-PER\x01", "I-OR G", "B-\x1bORG"])
 def test_a_tag_with_a_control_character_or_space_is_refused_at_its_line(capsys: pytest.CaptureFixture[str],
                                                                         tmp_path: Path, tag: str) -> None:
     train_file = tmp_path / "train.conll"
     train_file.write_text(f"Paris\tB-LOC\nMaria\t{tag}\n\n", encoding="utf-8")
     code, _, err = run(capsys, "train", "--train", train_file, "--dev", sample_corpus("dev"), "--epochs", 1)
     assert_one_line_error(code, err, f"{train_file}:2: cannot read tag", "without spaces or control characters")
+
+
+def test_a_feature_given_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--features", "caps,caps")
+    assert_one_line_error(code, err, "the feature 'caps' is given twice")
+
+
+def test_training_data_without_a_single_entity_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "train.conll"
+    empty.write_text("Paris O\nis O\nnice O\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", empty, "--dev", sample_corpus("dev"))
+    assert_one_line_error(code, err, f"{empty}: the training data holds no entity")
+
+
+def test_a_dev_type_that_train_lacks_is_warned_of(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dev = tmp_path / "dev.conll"
+    dev.write_text("Paris B-LOC\nOlympics B-EVENT\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", dev, "--epochs", 1,
+                       "--hidden", 8, "--no-progress")
+    assert code == 0, err
+    assert f"warning: {dev} has entity types the training data has not (EVENT)" in err
+
+
+def test_a_binary_file_as_training_data_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    binary = tmp_path / "train.conll"
+    binary.write_bytes(b"EU B-ORG\n\x7fELF\x02\x01\x00\x00 x\n")
+    code, _, err = run(capsys, "train", "--train", binary, "--dev", sample_corpus("dev"))
+    assert_one_line_error(code, err, f"{binary}:2: the line holds a NUL byte, which no CoNLL text has: is this a "
+                          "binary file?")
+
+
+def test_no_command_also_says_so_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert_one_line_error(code, err, "no command given; choose one of train, evaluate, tag, demo")
+
+
+def test_vectors_that_cover_no_training_word_are_warned_of(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("zzqx 0.1 0.2\nqqzz 0.3 0.4\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
+                       "--vectors", vectors, "--epochs", 1, "--hidden", 8, "--no-progress")
+    assert code == 0, err
+    assert f"warning: {vectors} has a vector for none of the" in err

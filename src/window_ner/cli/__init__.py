@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
+        names = ", ".join(command.__name__.rsplit(".", 1)[-1] for command in COMMANDS)
+        print(f"window-ner: error: no command given; choose one of {names} (see above)", file=sys.stderr)
         return 2
     try:
         code = args.handler(args)

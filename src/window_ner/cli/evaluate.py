@@ -12,8 +12,8 @@ from typing import Any
 
 from window_ner.cli._common import Formatter
 from window_ner.errors import InputError
-from window_ner.ner.data.conll import load_conll, write_conll
-from window_ner.ner.experiment import predict_and_score
+from window_ner.ner.data.conll import write_conll
+from window_ner.ner.experiment import load_labelled, predict_and_score
 from window_ner.ner.inference.tagger import Tagger
 
 HELP = "score a model on a labelled CoNLL file"
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--output {args.output} is the --data file: writing the predictions there would "
                          "overwrite the gold tags; give another file name")
     tagger = Tagger.load(args.model)
-    sentences = load_conll(args.data, token_column=args.token_column, tag_column=args.tag_column)
-    predicted, report = predict_and_score(tagger, sentences)
+    sentences, scheme = load_labelled(args.data, args.token_column, args.tag_column)  # one scheme, valid tags
+    predicted, report = predict_and_score(tagger, sentences, gold_scheme=scheme)
     if args.output is not None:
         write_conll(sys.stdout if to_stdout else args.output, sentences, predicted)
     # with the predictions on stdout, the scores go to stderr

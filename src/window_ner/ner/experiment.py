@@ -26,6 +26,7 @@ from window_ner.memory import available_bytes
 from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.conll import Sentence, load_conll, write_conll
 from window_ner.ner.data.labels import Scores
+from window_ner.ner.data.text import canonical_word
 from window_ner.ner.data.vectors import load_vectors, vocab_matrix
 from window_ner.ner.inference.tagger import MODEL_FILE, Tagger
 from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
@@ -103,6 +104,12 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
                                       head=exp.head, head_options=exp.head_options)
     config.check_fits(config.vocab_size, config.feature_sizes, len(labels.tags), exp.training.batch_size,
                       available_bytes())
+    if vectors is not None:
+        words = {canonical_word(t) for s in splits.train for t in s.tokens}
+        found = vectors.coverage(words)
+        if found.exact + found.lowercase == 0:
+            print(f"warning: {exp.vectors_path} has a vector for none of the {len(words):,} training words: the "
+                  "model starts from random vectors (is it the right file, in the right language?)", file=log)
     initial = vocab_matrix(vectors, encoder.vocab, rng) if vectors is not None else None
     model = WindowClassifier(config, labels, rng, word_vectors=initial)
     return Tagger(model, encoder, info={"train": str(exp.train_path), "gold_scheme": splits.train_scheme})
@@ -123,13 +130,22 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     # sizes alone can make a model too big for any vocabulary: say so before reading any data
     exp.model.check_fits(0, {}, 2, exp.training.batch_size, available_bytes())
     splits = _load_splits(exp)
+    counts, first = _entity_counts(splits.train)
+    if not counts:
+        raise InputError(f"{exp.train_path}: the training data holds no entity (every tag is O): there is nothing "
+                         "to learn")
     rng = np.random.default_rng(exp.training.seed)
     tagger = build_tagger(exp, splits, rng, log)
     encoder, model = tagger.encoder, tagger.model
     train_data = encoder.encode([s.tokens for s in splits.train], [s.tags for s in splits.train],
                                 splits.train_scheme, documents=[s.doc for s in splits.train])
     dev_data = encoder.encode([s.tokens for s in splits.dev], None)
-    _report_types(exp.train_path, splits.train, log)
+    train_types = _report_types(exp.train_path, counts, first, log)
+    for path, sentences in ((exp.dev_path, splits.dev), (exp.test_path, splits.test)):
+        unknown = sorted(_entity_counts(sentences or [])[0].keys() - train_types)
+        if unknown:
+            print(f"warning: {path} has entity types the training data has not ({', '.join(unknown)}): the "
+                  "model cannot find them, and they count as missed", file=log)
     n_params = sum(p.size for p in model.parameters())
     print(f"train: {len(splits.train):,} sentences, {len(train_data):,} tokens; dev: {len(splits.dev):,} "
           f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
@@ -191,21 +207,27 @@ def _output_folder(out: Path) -> Iterator[Path]:
                 folder.rmdir()
 
 
-def _report_types(path: Path, sentences: Sequence[Sentence], log: TextIO) -> None:
-    """Print the entity types of the training file with their counts, and a warning for each rare one (a
-    tag such as I-FOO or I-ORG-X is more often a typo than a type)."""
+def _entity_counts(sentences: Sequence[Sentence]) -> tuple[Counter[str], dict[str, int]]:
+    """Entities per type, and the line of each type's first entity."""
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     for sentence in sentences:
         for start, _, kind in tagging.spans(sentence.tags):
             counts[kind] += 1
             first.setdefault(kind, sentence.line + start)
+    return counts, first
+
+
+def _report_types(path: Path, counts: Counter[str], first: dict[str, int], log: TextIO) -> set[str]:
+    """Print the entity types of the training file with their counts, and a warning for each rare one (a
+    tag such as I-FOO or I-ORG-X is more often a typo than a type); returns the types."""
     print("entity types in train: " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items())), file=log)
     for kind, n in sorted(counts.items()):
         if n < RARE_TYPE:
             print(f"warning: {path}:{first[kind]}: the entity type {kind!r} occurs only {n} time"
                   f"{'s' if n > 1 else ''} in the training data: a typo in a tag? (fix the file, or ignore this "
                   "if the type is meant)", file=log)
+    return set(counts)
 
 
 def _summary(logs: TrainLogs) -> dict[str, Any]:
@@ -228,15 +250,27 @@ def load_labelled(path: Path, token_column: int = 0, tag_column: int = -1) -> tu
 
 
 def _check_one_scheme(path: Path, sentences: Sequence[Sentence], scheme: str) -> None:
-    """Raise naming the first line whose tag the detected scheme does not allow there (IOB1 and IOB2 files
-    are read leniently, as conlleval reads them: CoNLL-2003's own train file has two such slips)."""
+    """Raise when the file's E-/S- (or L-/U-) tags, which make it read as IOBES (BILOU), meet sequences that
+    scheme forbids: the message names the rarer side's first line, where the mistake most likely is (IOB1
+    and IOB2 files are read leniently, as conlleval reads them: CoNLL-2003's own train file has two slips)."""
+    marks = ("L-", "U-") if scheme == "BILOU" else ("E-", "S-")
+    evidence: list[tuple[int, str]] = []  # (line, tag) of the tags only this scheme has
+    violations: list[tuple[int, str]] = []  # (line, reason) of the first violation of each sentence
     for sentence in sentences:
+        evidence.extend((sentence.line + i, tag) for i, tag in enumerate(sentence.tags) if tag.startswith(marks))
         violation = tagging.first_violation(sentence.tags, scheme)
         if violation is not None:
-            position, reason = violation
-            raise InputError(f"{path}:{sentence.line + position}: the tags mix schemes: the file has "
-                             f"{'L-/U-' if scheme == 'BILOU' else 'E-/S-'} tags, so it is read as {scheme}, but "
-                             f"{reason}; write every tag of the file in one scheme")
+            violations.append((sentence.line + violation[0], violation[1]))
+    if not violations:
+        return
+    (mark_line, mark), (bad_line, reason) = evidence[0], violations[0]
+    if len(evidence) < len(violations):  # a few scheme tags in a file of another scheme
+        raise InputError(f"{path}:{mark_line}: the tags mix schemes: {mark} is a tag of {scheme} ({len(evidence):,} "
+                         f"such in the file), but {len(violations):,} sentences break {scheme}, the first on line "
+                         f"{bad_line} ({reason}); write every tag of the file in one scheme")
+    raise InputError(f"{path}:{bad_line}: the tags mix schemes: the file has {len(evidence):,} "
+                     f"{'/'.join(marks)} tags (the first, {mark}, on line {mark_line}), so it is read as {scheme}, "
+                     f"but {reason}; write every tag of the file in one scheme")
 
 
 def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: EncodedCorpus | None = None,

@@ -189,6 +189,9 @@ class ConllReader:
             head = list(itertools.islice(lines, COLUMN_SAMPLE * 4))  # read ahead, then replay: f may be a pipe
             ncols, first_line = self._usual_columns(head)
             for lineno, raw in enumerate(itertools.chain(head, lines), 1):
+                if b"\x00" in raw and "16" not in self.encoding and "32" not in self.encoding:
+                    raise ConllFormatError(self.path, lineno, "the line holds a NUL byte, which no CoNLL text "
+                                           "has: is this a binary file?")
                 try:
                     text = raw.decode(self.encoding)
                 except UnicodeDecodeError as e:

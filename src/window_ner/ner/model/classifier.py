@@ -43,6 +43,9 @@ class ModelOptions:
         nn.ACTIVATIONS.get(self.activation)  # an unknown name lists the choices
         for name in self.features:
             FEATURES.get(name)
+        twice = sorted({name for name in self.features if list(self.features).count(name) > 1})
+        if twice:
+            raise InputError(f"the feature {twice[0]!r} is given twice in features (--features); give each once")
         self.hidden = tuple(int(h) for h in self.hidden)
         self.features = tuple(self.features)
         if self.window < 0:
