@@ -790,3 +790,11 @@ def test_vectors_that_cover_no_training_word_are_warned_of(capsys: pytest.Captur
                        "--vectors", vectors, "--epochs", 1, "--hidden", 8, "--no-progress")
     assert code == 0, err
     assert f"warning: {vectors} has a vector for none of the" in err
+
+
+def test_evaluate_warns_of_gold_types_the_model_lacks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "gold.conll"
+    data.write_text("Paris B-LOC\nOlympics B-EVENT\n", encoding="utf-8")
+    code, _, err = run(capsys, "evaluate", "--model", model_dir(), "--data", data)
+    assert code == 0, err
+    assert f"warning: {data} has entity types the model was not trained on (EVENT)" in err

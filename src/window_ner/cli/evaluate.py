@@ -12,6 +12,7 @@ from typing import Any
 
 from window_ner.cli._common import Formatter
 from window_ner.errors import InputError
+from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.conll import write_conll
 from window_ner.ner.experiment import load_labelled, predict_and_score
 from window_ner.ner.inference.tagger import Tagger
@@ -52,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
                          "overwrite the gold tags; give another file name")
     tagger = Tagger.load(args.model)
     sentences, scheme = load_labelled(args.data, args.token_column, args.tag_column)  # one scheme, valid tags
+    known = {tagging.tag_type(tag) for tag in tagger.encoder.tags} - {"O"}
+    unknown = sorted({kind for s in sentences for _, _, kind in tagging.spans(s.tags)} - known)
+    if unknown and tagger.encoder.labels.kind == "scheme":  # a yes/no model scores its one type only
+        print(f"warning: {args.data} has entity types the model was not trained on ({', '.join(unknown)}): they "
+              "count as missed", file=sys.stderr)
     predicted, report = predict_and_score(tagger, sentences, gold_scheme=scheme)
     if args.output is not None:
         write_conll(sys.stdout if to_stdout else args.output, sentences, predicted)
