@@ -43,6 +43,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 import shutil
 import struct
 import subprocess
@@ -111,10 +112,20 @@ def _documents(sentences: Sequence[Sentence]) -> list[int]:
     return [i for i in range(1, len(sentences)) if sentences[i].doc != sentences[i - 1].doc]
 
 
+# What write_conll may refuse, because no CoNLL file can hold it (a file that reads can still hold such a token
+# where the writer cannot put it, e.g. a byte-order mark that is not at the start of the file).
+WRITE_REFUSALS = r"holds a space|byte-order mark|document boundary|holds a tab, line end or NUL|is empty"
+
+
 def check_conll_rewrite(sentences: list[Sentence], labelled: bool) -> None:
-    """Sentences read from a file, written by write_conll, read back the same (tokens, tags, columns, documents)."""
+    """Sentences read from a file, written by write_conll, read back the same (tokens, tags, columns, documents),
+    or are refused by the writer for a reason in WRITE_REFUSALS."""
     buffer = io.StringIO()
-    write_conll(buffer, sentences, docstart=True)
+    try:
+        write_conll(buffer, sentences, docstart=True)
+    except ValueError as error:
+        assert re.search(WRITE_REFUSALS, str(error)), error
+        return
     path = scratch_file("rewritten.conll", buffer.getvalue().encode())
     again = load_conll(path, tag_column=-1 if labelled else None)
     assert [(s.tokens, s.tags, s.columns) for s in again] == [(s.tokens, s.tags, s.columns) for s in sentences]

@@ -76,6 +76,11 @@ def add_parser(commands: Any) -> None:
                      help="worker processes, each loading the model once ('auto': one per usable core)")
     tag.add_argument("--skip-bad", action="store_true",
                      help="skip a bad record (not UTF-8, not JSON, no \"text\") and count it, instead of stopping")
+    tag.add_argument("--dask", metavar="ADDRESS",
+                     help="tag on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786), with the model "
+                     "sent to each worker once; --input must be readable by the workers and --output is a folder "
+                     "of part-N.jsonl files; a bad record gets an \"error\" field instead of stopping the run "
+                     '(needs pip install "window-ner[dask]")')
     tag.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
     tag.set_defaults(handler=run)
 
@@ -94,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     model = model_path(args.model)
     if not model.exists():
         Tagger.load(model)  # says where to get a model
+    if args.dask is not None:
+        return _tag_on_dask(args, model)
     with _output(args.output) as out:
         if args.conll is not None:
             return _tag_conll(args, model, out)
@@ -138,9 +145,7 @@ def _tag_records(args: argparse.Namespace, model: Path, out: IO[str]) -> int:
 def _input(args: argparse.Namespace) -> Iterator[tuple[IO[bytes] | None, str, str]]:
     """The input stream (None for a TEXT argument), its name for messages, and its record format."""
     name = "stdin" if args.input is None or str(args.input) == "-" else str(args.input)
-    fmt = args.input_format
-    if fmt == "auto":
-        fmt = "jsonl" if name.endswith((".jsonl", ".ndjson")) else "text"
+    fmt = _record_format(args)
     if args.input is None and args.text != "-":
         yield None, "TEXT", fmt
     elif name == "stdin":
@@ -148,6 +153,13 @@ def _input(args: argparse.Namespace) -> Iterator[tuple[IO[bytes] | None, str, st
     else:
         with open(args.input, "rb") as stream:
             yield stream, name, fmt
+
+
+def _record_format(args: argparse.Namespace) -> str:
+    """--input-format, with auto read from the file name (.jsonl, .ndjson)."""
+    if args.input_format != "auto":
+        return args.input_format
+    return "jsonl" if str(args.input or "").endswith((".jsonl", ".ndjson")) else "text"
 
 
 def _argument(text: str) -> Record:
@@ -184,6 +196,44 @@ def format_chunk(tagger: Tagger, chunk: list[Record], fmt: str) -> str:
         return "".join(_json_line(result) + "\n" for result in tag_records(tagger, chunk))
     entities = tagger.tag_texts([record.text for record in chunk])
     return "".join(_inline(record.text, found) + "\n" for record, found in zip(chunk, entities, strict=True))
+
+
+# ----------------------------------------------------------------------------- Dask
+
+def _tag_on_dask(args: argparse.Namespace, model: Path) -> int:
+    if args.input is None or str(args.input) == "-" or args.output is None:
+        raise InputError("--dask tags a file the workers can read: give --input FILE and --output FOLDER")
+    if args.format == "conll":
+        raise InputError("--dask writes inline or jsonl records; --format conll needs the tokens in one process")
+    try:
+        import dask
+        import dask.bag as db
+        from distributed import Client
+
+        from window_ner.dask import parse_line, ship_model, tag_bag
+    except ImportError:
+        raise InputError('--dask needs the dask extra: pip install "window-ner[dask]"') from None
+    fmt = _record_format(args)
+    args.output.mkdir(parents=True, exist_ok=True)
+    with Client(args.dask, timeout="30s") as client:
+        lines = db.read_text(str(args.input.resolve()), blocksize="16MiB").map(str.rstrip, "\r\n")
+        if fmt == "jsonl":
+            lines = lines.filter(str.strip).map(parse_line)
+        results = tag_bag(lines, ship_model(client, model))
+        text = results.map(_json_line if args.format == "jsonl" else _inline_result)
+        writes = text.to_textfiles(str(args.output.resolve() / "part-*.jsonl"), compute=False)
+        bad = results.map(lambda result: "error" in result).sum()
+        _, errors = dask.compute(writes, bad)
+    print(f"window-ner: wrote {args.output}/part-*.jsonl" + (f"; {errors:,} bad records are marked with an "
+          "\"error\" field" if errors else ""), file=sys.stderr)
+    return 0
+
+
+def _inline_result(result: dict[str, Any]) -> str:
+    if "error" in result:
+        return _json_line(result)
+    return _inline(result["text"], [Entity(e["text"], e["label"], e["start"], e["end"], e["score"])
+                                    for e in result["entities"]])
 
 
 # ----------------------------------------------------------------------------- CoNLL

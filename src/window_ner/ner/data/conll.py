@@ -298,8 +298,8 @@ def _check_fields(fields: list[str], number: int) -> None:
     """Fields a CoNLL line can hold: non-empty, no tab or line end, no space at either end (a space inside
     is kept by writing the line tab-separated)."""
     for f in fields:
-        if not f or any(c in f for c in "\t\r\n") or f != f.strip(" "):
-            raise ValueError(f"sentence {number}: field {f!r} is empty, holds a tab or line end, or starts or "
+        if not f or any(c in f for c in "\t\r\n\x00") or f != f.strip(" "):
+            raise ValueError(f"sentence {number}: field {f!r} is empty, holds a tab, line end or NUL, or starts or "
                              "ends with a space, which a CoNLL file cannot represent; clean the tokens first")
 
 
@@ -348,7 +348,8 @@ def _lines(sentences: Iterable[Sentence | Sequence[str]], predictions: Iterable[
                              "drops from the start of a file; remove it from the token")
         for fields in zip(*columns, strict=True):  # lengths were checked above
             line = " ".join(fields)
-            if line.count(" ") != width - 1 or "\t" in line or "\n" in line or "\r" in line or "" in fields:
+            if (line.count(" ") != width - 1 or "\t" in line or "\n" in line or "\r" in line or "\x00" in line
+                    or "" in fields):
                 _check_fields(list(fields), number)
                 if width == 1:
                     raise ValueError(f"sentence {number}: the token {fields[0]!r} holds a space, which a file of one "
