@@ -228,3 +228,10 @@ def test_finite_weights_that_overflow_are_refused_at_load_or_tag(tmp_path: Path)
     head = tensors["head.U"]
     head[:] = np.resize(np.array([3e38, -3e38], dtype=np.float32), head.size).reshape(head.shape)
     load_and_tag(with_metadata(tmp_path, tensors, json.dumps(metadata)))
+
+
+def test_a_value_split_by_a_vertical_tab_is_a_wrong_count_not_a_crash(tmp_path: Path) -> None:
+    # found by atheris: "-0.\x0b25" passes the single-space count (3 values) but splits into 4 at the \x0b
+    data = b"3 3\nthe -1.75 -1.5 -1.25 \nParis -1.0 -0.75 -0.5 \n1996 -0.\x0b25 0.0 0.25 \n"
+    with pytest.raises(InputError, match=r":4: expected 3 values after the word .*found 4"):
+        load_vectors(write(tmp_path, "vectors.txt", data))

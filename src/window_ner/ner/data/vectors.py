@@ -436,6 +436,11 @@ class _Loader:
         first = self.rows - k
         for i, rest in enumerate(rests):
             fields = rest.split()
+            if len(fields) != self.dim:  # single spaces counted right, but other whitespace split the values
+                self.bad_rows.add(first + i)
+                self.problem(self.pending_where[i], f"expected {self.dim} values after the word "
+                             f"({self.dim_reason}), found {len(fields)}")
+                continue
             for value in fields:
                 try:
                     float(value)
