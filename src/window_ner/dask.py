@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from window_ner.errors import InputError
+from window_ner.files import open_atomic
 from window_ner.ner.inference.records import Record, tag_records
 from window_ner.ner.inference.tagger import Tagger, model_path
 
 try:
+    import dask
     import dask.bag as db
     import dask.dataframe as dd
     from distributed import Client, get_worker
@@ -46,7 +48,8 @@ try:
 except ImportError as error:  # pragma: no cover - the message is the point
     raise ImportError('window_ner.dask needs the dask extra: pip install "window-ner[dask]"') from error
 
-__all__ = ["ModelPlugin", "parse_line", "ship_model", "tag_bag", "tag_dataframe", "tag_partition"]
+__all__ = ["ModelPlugin", "parse_line", "ship_model", "tag_bag", "tag_dataframe", "tag_partition",
+           "write_partitions"]
 
 PLUGIN_PREFIX = "window-ner-model:"
 _loaded: dict[str, Tagger] = {}  # per worker process: a model given by path, loaded once
@@ -161,6 +164,26 @@ def _tag_frame_partition(part: Any, model: str, column: str, into: str) -> Any:
     results = tag_partition([text if isinstance(text, str) else None for text in texts], model)
     entities = [json.dumps(r["entities"], ensure_ascii=False) if "entities" in r else None for r in results]
     return part.assign(**{into: entities}).astype({into: "string"})
+
+
+def write_partitions(results: db.Bag, folder: str | Path, to_line: Callable[[dict[str, Any]], str]) -> int:
+    """Write each partition of ``results`` to ``folder/part-N.jsonl`` (N from 0, in input order), one
+    ``to_line(result)`` per line, each file all or nothing; returns how many results hold an ``"error"``.
+    The workers write, so ``folder`` must be a path they can write to."""
+    folder = Path(folder)
+    tasks = [_write_part(part, str(folder / f"part-{i}.jsonl"), to_line)
+             for i, part in enumerate(results.to_delayed())]
+    return sum(dask.compute(*tasks))
+
+
+@dask.delayed(pure=False)
+def _write_part(results: list[dict[str, Any]], path: str, to_line: Callable[[dict[str, Any]], str]) -> int:
+    errors = 0
+    with open_atomic(path, "w", encoding="utf-8", newline="\n") as out:
+        for result in results:
+            out.write(to_line(result) + "\n")
+            errors += "error" in result
+    return errors
 
 
 def _reference(model: str | Path) -> str:

@@ -31,6 +31,7 @@ HELP = "tag raw text, JSON records or a CoNLL file"
 FORMATS = ("inline", "jsonl", "conll")
 INPUT_FORMATS = ("auto", "text", "jsonl")
 CONLL_CHUNK = 2_000  # sentences of a CoNLL input tagged at once
+DASK_BLOCK = "2MiB"  # bytes of input per Dask partition: enough tasks for every worker, little memory each
 
 # Characters a terminal obeys instead of showing: C0 controls but tab, DEL and C1 controls (ESC starts escape
 # sequences that can rewrite the screen), and the bidirectional overrides that reorder what is shown.
@@ -206,24 +207,21 @@ def _tag_on_dask(args: argparse.Namespace, model: Path) -> int:
     if args.format == "conll":
         raise InputError("--dask writes inline or jsonl records; --format conll needs the tokens in one process")
     try:
-        import dask
         import dask.bag as db
         from distributed import Client
 
-        from window_ner.dask import parse_line, ship_model, tag_bag
+        from window_ner.dask import parse_line, ship_model, tag_bag, write_partitions
     except ImportError:
         raise InputError('--dask needs the dask extra: pip install "window-ner[dask]"') from None
     fmt = _record_format(args)
     args.output.mkdir(parents=True, exist_ok=True)
     with Client(args.dask, timeout="30s") as client:
-        lines = db.read_text(str(args.input.resolve()), blocksize="16MiB").map(str.rstrip, "\r\n")
+        lines = db.read_text(str(args.input.resolve()), blocksize=DASK_BLOCK).map(str.rstrip, "\r\n")
         if fmt == "jsonl":
             lines = lines.filter(str.strip).map(parse_line)
         results = tag_bag(lines, ship_model(client, model))
-        text = results.map(_json_line if args.format == "jsonl" else _inline_result)
-        writes = text.to_textfiles(str(args.output.resolve() / "part-*.jsonl"), compute=False)
-        bad = results.map(lambda result: "error" in result).sum()
-        _, errors = dask.compute(writes, bad)
+        to_line = _json_line if args.format == "jsonl" else _inline_result
+        errors = write_partitions(results, args.output.resolve(), to_line)
     print(f"window-ner: wrote {args.output}/part-*.jsonl" + (f"; {errors:,} bad records are marked with an "
           "\"error\" field" if errors else ""), file=sys.stderr)
     return 0
