@@ -28,6 +28,7 @@ or from Python::
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -52,7 +53,24 @@ __all__ = ["ModelPlugin", "parse_line", "ship_model", "tag_bag", "tag_dataframe"
            "write_partitions"]
 
 PLUGIN_PREFIX = "window-ner-model:"
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 _loaded: dict[str, Tagger] = {}  # per worker process: a model given by path, loaded once
+
+
+def _fast_malloc() -> None:
+    """Undo, in this worker process, what the Dask nanny's MALLOC_TRIM_THRESHOLD_=65536 does to NumPy code.
+
+    Setting that variable fixes glibc's thresholds, so every array above 128 kB gets a fresh mmap and every
+    free returns it: tagging ran 1.5-1.8x slower in such a process (measured with the variable set on a
+    plain `window-ner tag`). Large thresholds restore the speed while still returning memory to the system
+    once 64 MB lie free. Does nothing where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+    except (OSError, AttributeError):
+        pass
 
 
 class ModelPlugin(WorkerPlugin):
@@ -66,6 +84,7 @@ class ModelPlugin(WorkerPlugin):
         self.tagger: Tagger | None = None
 
     def setup(self, worker: Any) -> None:
+        _fast_malloc()
         local = Path(worker.local_directory) / "window-ner" / self.file_name
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(self.data)
@@ -90,6 +109,7 @@ def _tagger(model: str) -> Tagger:
         return plugin.tagger
     tagger = _loaded.get(model)
     if tagger is None:
+        _fast_malloc()
         tagger = _loaded[model] = Tagger.load(model)
     return tagger
 

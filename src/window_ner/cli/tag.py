@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     source = args.conll or args.input
     if args.output is not None and source is not None and str(source) != "-" and _same_file(args.output, source):
         raise InputError(f"--output {args.output} is the input file: it would be overwritten; choose another")
-    if args.output is not None and args.output.is_dir():
+    if args.output is not None and args.output.is_dir() and args.dask is None:  # --dask writes a folder
         raise IsADirectoryError(21, "is a folder; give a file name", str(args.output))
     model = model_path(args.model)
     if not model.exists():

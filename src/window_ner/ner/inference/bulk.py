@@ -75,17 +75,12 @@ def map_chunks(model: str | Path | Tagger, work: Callable[[Tagger, C], R], chunk
 def _in_workers(model: str, work: Callable[[Tagger, C], R], chunks: Iterable[C], workers: int,
                 describe: Callable[[C], str]) -> Iterator[tuple[C, R]]:
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork of a threaded parent
+    # One BLAS thread per worker, or N workers would run 2N threads on N cores. The pool starts its processes
+    # as work arrives, so the variables stay set for the pool's whole life.
     saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))  # one BLAS thread per worker: they share cores
-    try:
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                                       initializer=_start_worker, initargs=(model,))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                   initializer=_start_worker, initargs=(model,))
     pending: collections.deque[tuple[C, Future[R]]] = collections.deque()
     source = iter(chunks)
     try:
@@ -97,6 +92,11 @@ def _in_workers(model: str, work: Callable[[Tagger, C], R], chunks: Iterable[C],
             yield _next_result(pending, describe)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _next_result(pending: collections.deque[tuple[Any, Future[Any]]],
