@@ -163,7 +163,7 @@ def test_a_worker_that_dies_is_an_error_naming_its_chunk_not_a_hang(tmp_path: Pa
         os.kill(pid, signal.SIGKILL)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 1, err
-    assert "window-ner: error: a worker process died while tagging input lines " in err, err
+    assert "window-ner: error: a worker process died (killed by signal 9) while tagging input lines " in err, err
     assert "Traceback" not in err
 
 
