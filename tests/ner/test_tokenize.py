@@ -268,3 +268,8 @@ def test_canonical_word_is_nfc_without_invisible_joiners() -> None:
     assert canonical_word("Ber\u200dlin") == canonical_word("Ber\u00adlin") == "Berlin"
     assert canonical_word("\u200d") == "\u200d"  # a token of joiners only keeps them rather than vanish
     assert canonical_word("Paris") == "Paris"
+
+
+def test_a_decomposed_capital_is_no_ascii_initial() -> None:
+    # found by the property above: the bare "A" of "A" + ring made "A." an initial, where "Å." is two tokens
+    assert words(unicodedata.normalize("NFD", "Å. Ö.")) == [unicodedata.normalize("NFD", w) for w in words("Å. Ö.")]

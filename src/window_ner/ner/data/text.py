@@ -52,9 +52,9 @@ def _range(first: int, last: int) -> str:
 
 
 def skeleton(text: str) -> tuple[str, list[int] | None]:
-    """The text with each combining mark and invisible joiner dropped (its base character stays; one that
-    follows a space or starts the text stays itself), and for each character of the result, its index in
-    ``text``; ``None`` when nothing was dropped.
+    """The text with each combining mark and invisible joiner folded into the character before it (the NFC
+    character they make together, else the bare base; a mark that follows a space or starts the text stays
+    itself), and for each character of the result, its index in ``text``; ``None`` when nothing was folded.
 
     :func:`original_span` maps a span of the skeleton back to ``text``, with the marks that follow its last
     character.
@@ -74,6 +74,11 @@ def skeleton(text: str) -> tuple[str, list[int] | None]:
         if begin > last:  # the base characters since the last dropped one
             pieces.append(text[last:begin])
             starts.extend(range(last, begin))
+            # the base with its marks, where NFC makes one character of them ("A" + ring is "Å"): so the
+            # tokenizer sees what it sees in the composed text, not a bare "A" (which "A." would make an initial)
+            composed = unicodedata.normalize("NFC", _INVISIBLE_RE.sub("", text[begin - 1:match.end()]))
+            if len(composed) == 1:
+                pieces[-1] = pieces[-1][:-1] + composed
         last = match.end()
     pieces.append(text[last:])
     starts.extend(range(last, len(text)))
