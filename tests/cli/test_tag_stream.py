@@ -116,9 +116,9 @@ def big_input(tmp_path: Path, lines: int = 60_000) -> Path:
     return path
 
 
-def wait_for_output(path: Path, timeout: float = 120) -> None:
+def wait_for_output(path: Path, size: int = 1, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while not (path.exists() and path.stat().st_size > 0):
+    while not (path.exists() and path.stat().st_size >= size):
         assert time.monotonic() < deadline, "no output appeared"
         time.sleep(0.05)
 
@@ -129,14 +129,14 @@ def test_ctrl_c_leaves_a_complete_prefix_and_says_where_it_stopped(tmp_path: Pat
     output = tmp_path / "tagged.jsonl"
     process = subprocess.Popen([*CLI, "tag", "--model", str(model_dir()), "--input", str(source), "--format", "jsonl",
                                 "--output", str(output), "--workers", workers], stderr=subprocess.PIPE, text=True)
-    wait_for_output(output)
+    wait_for_output(output, 700_000)  # two chunks or more: the signal lands after a whole chunk was counted
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     last = err.strip().splitlines()[-1]
+    written = output.read_text(encoding="utf-8")
     assert last.startswith(f"window-ner: interrupted: {output} holds the results of {source} up to line "), err
     up_to = int(last.split(" up to line ")[1].split(" ")[0].replace(",", ""))
-    written = output.read_text(encoding="utf-8")
     assert written.endswith("\n")
     rows = [json.loads(line) for line in written.splitlines()]  # every line whole
     assert 0 < len(rows) == up_to < 60_000
