@@ -192,7 +192,7 @@ def _lines_of(chunk: list[Any]) -> str:
 def format_chunk(tagger: Tagger, chunk: list[Record], fmt: str) -> str:
     """The output text of a chunk of records (runs in the worker processes too)."""
     if fmt == "conll":
-        return "".join(_conll_text(tagger, record.text) + "\n" for record in chunk if record.text.strip())
+        return "".join(text + "\n" for text in _conll_texts(tagger, [r.text for r in chunk if r.text.strip()]))
     if fmt == "jsonl":
         return "".join(_json_line(result) + "\n" for result in tag_records(tagger, chunk))
     entities = tagger.tag_texts([record.text for record in chunk])
@@ -341,10 +341,12 @@ def _json_line(value: Any) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", line)  # json.dumps leaves DEL, C1 and bidi raw
 
 
-def _conll_text(tagger: Tagger, text: str) -> str:
-    sentences = [sentence.words for sentence in tokenize(text)]
-    return visible("\n\n".join("\n".join(f"{token} {tag}" for token, tag in zip(tokens, tags, strict=True))
-                               for tokens, tags in zip(sentences, tagger.predict(sentences), strict=True))) + "\n"
+def _conll_texts(tagger: Tagger, texts: list[str]) -> list[str]:
+    """Each text's "token tag" lines, its sentences apart; every sentence of the texts scored in one batch."""
+    per_text = [[sentence.words for sentence in tokenize(text)] for text in texts]
+    tags = iter(tagger.predict([sentence for sentences in per_text for sentence in sentences]))
+    return [visible("\n\n".join("\n".join(f"{token} {tag}" for token, tag in zip(words, next(tags), strict=True))
+                                for words in sentences)) + "\n" for sentences in per_text]
 
 
 def _inline(text: str, entities: list[Entity]) -> str:
@@ -361,7 +363,7 @@ def format_entities(tagger: Tagger, text: str, fmt: str) -> str:
     """One text's entities as inline brackets, a JSON line, or CoNLL token/tag lines; control characters
     are escaped (JSON escapes, or visible ``\\x1b`` in the other formats)."""
     if fmt == "conll":
-        return _conll_text(tagger, text)
+        return _conll_texts(tagger, [text])[0]
     entities: list[Entity] = tagger(text)  # type: ignore[assignment]
     if fmt == "jsonl":
         return _json_line({"text": text, "entities": [e.to_dict() for e in entities]})
