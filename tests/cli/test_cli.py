@@ -23,7 +23,7 @@ from window_ner.ner.experiment import sample_corpus
 from window_ner.ner.inference.tagger import MODEL_FILE
 
 TEXT = "Maria Lopez met officials of the United Nations in Geneva on Monday."
-COMMANDS = ("train", "evaluate", "tag", "demo")
+COMMANDS = ("train", "evaluate", "tag", "plot", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -780,7 +780,7 @@ def test_a_binary_file_as_training_data_says_so(capsys: pytest.CaptureFixture[st
 
 def test_no_command_also_says_so_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys)
-    assert_one_line_error(code, err, "no command given; choose one of train, evaluate, tag, demo")
+    assert_one_line_error(code, err, "no command given; choose one of " + ", ".join(COMMANDS))
 
 
 def test_vectors_that_cover_no_training_word_are_warned_of(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

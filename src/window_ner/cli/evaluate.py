@@ -16,6 +16,7 @@ from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.conll import write_conll
 from window_ner.ner.experiment import load_labelled, predict_and_score
 from window_ner.ner.inference.tagger import Tagger
+from window_ner.plot import asked_types, plot_scores, require_matplotlib
 
 HELP = "score a model on a labelled CoNLL file"
 
@@ -32,6 +33,9 @@ def add_parser(commands: Any) -> None:
                           help="also write the file's lines with a predicted tag column added, as the conlleval "
                           "script reads them ('-': to stdout, and the scores to stderr)")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--plots", metavar="DIR", type=Path,
+                          help="also draw the confusion matrix of entity types and the per-type scores into DIR, "
+                          'as PNG and SVG (needs pip install "window-ner[plot]")')
     evaluate.add_argument("--token-column", type=int, default=0, help="column of the tokens")
     evaluate.add_argument("--tag-column", type=int, default=-1, help="column of the NER tags")
     evaluate.set_defaults(handler=run)
@@ -51,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and not to_stdout and _same_file(args.output, args.data):
         raise InputError(f"--output {args.output} is the --data file: writing the predictions there would "
                          "overwrite the gold tags; give another file name")
+    if args.plots is not None:
+        require_matplotlib()  # a missing extra fails before the work, not after
+        if args.plots.exists() and not args.plots.is_dir():
+            raise InputError(f"--plots {args.plots} is a file; give a folder for the pictures")
     tagger = Tagger.load(args.model)
     sentences, scheme = load_labelled(args.data, args.token_column, args.tag_column)  # one scheme, valid tags
     known = {tagging.tag_type(tag) for tag in tagger.encoder.tags} - {"O"}
@@ -63,4 +71,10 @@ def run(args: argparse.Namespace) -> int:
         write_conll(sys.stdout if to_stdout else args.output, sentences, predicted)
     # with the predictions on stdout, the scores go to stderr
     print(json.dumps(report.summary()) if args.json else report.text(), file=sys.stderr if to_stdout else sys.stdout)
+    if args.plots is not None:
+        model = args.model.resolve()
+        name = f"{(model.parent if model.is_file() else model).name}, {args.data.name}"
+        for path in plot_scores([s.tags for s in sentences], predicted, args.plots, args.data.stem, name,
+                                types=asked_types(tagger)):
+            print(f"wrote {path}", file=sys.stderr)  # stdout holds the scores (or the predictions)
     return 0
