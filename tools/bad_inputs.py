@@ -163,6 +163,7 @@ def build_cases() -> list[Case]:
           wait_for="runs/shared/metrics.jsonl")
 
     t.area = "Training options"
+    t.add("--loss max-margin without --binary", train("--loss", "max-margin"))
     t.add("unknown option", train("--bogus"))
     t.add("no --train", train(train=None))
     t.add("--epochs not a number", train(epochs="two"))
@@ -343,6 +344,14 @@ def build_cases() -> list[Case]:
     t.add("--conll empty file", tag("--conll", "conll/empty.conll"), stream="stdout")
     t.add("--conll --token-column 7", tag("--conll", "dev.conll", "--token-column", "7"))
     t.add("--format bogus", tag("Paris", "--format", "bogus"))
+
+    t.area = "Explain"
+    t.add("explain empty text", ["explain", "--model", "model", "   "])
+    t.add("explain invalid UTF-8 on stdin", ["explain", "--model", "model", "-"], stdin="text/invalid-utf8.txt")
+    t.add("explain --span 5:2", ["explain", "--model", "model", "--span", "5:2", "Paris is big"])
+    t.add("explain --span inside a token", ["explain", "--model", "model", "--span", "1:3", "Paris is big"])
+    t.add("explain --span with an unknown label", ["explain", "--model", "model", "--span", "0:5:CITY",
+                                                    "Paris is big"])
 
     t.area = "Command line"
     t.add("no command", [])

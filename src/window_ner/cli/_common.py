@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -50,3 +52,20 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit code 2, like every other error
         # sub-command parsers' prog is "window-ner tag": keep every error line starting "window-ner: error:"
         self.exit(2, f"window-ner: error: {message} (see '{self.prog} --help')\n")
+
+
+# Characters a terminal obeys instead of showing: C0 controls but tab, DEL and C1 controls (ESC starts escape
+# sequences that can rewrite the screen), and the bidirectional overrides that reorder what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``), so output cannot drive the
+    terminal it is shown on."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def json_line(value: Any) -> str:
+    """``value`` as one line of JSON, with every control character escaped (as :func:`visible`)."""
+    line = json.dumps(value, ensure_ascii=False)
+    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", line)  # json.dumps leaves DEL, C1 and bidi raw

@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
-import re
 import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from window_ner.cli._common import COUNT, Formatter
+from window_ner.cli._common import COUNT, Formatter, json_line, visible
 from window_ner.errors import InputError
 from window_ner.ner.data.conll import Sentence, read_conll, write_conll
 from window_ner.ner.data.tokenize import tokenize
@@ -32,10 +30,6 @@ FORMATS = ("inline", "jsonl", "conll")
 INPUT_FORMATS = ("auto", "text", "jsonl")
 CONLL_CHUNK = 2_000  # sentences of a CoNLL input tagged at once
 DASK_BLOCK = "2MiB"  # bytes of input per Dask partition: enough tasks for every worker, little memory each
-
-# Characters a terminal obeys instead of showing: C0 controls but tab, DEL and C1 controls (ESC starts escape
-# sequences that can rewrite the screen), and the bidirectional overrides that reorder what is shown.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def workers_count(text: str) -> int:
@@ -194,7 +188,7 @@ def format_chunk(tagger: Tagger, chunk: list[Record], fmt: str) -> str:
     if fmt == "conll":
         return "".join(text + "\n" for text in _conll_texts(tagger, [r.text for r in chunk if r.text.strip()]))
     if fmt == "jsonl":
-        return "".join(_json_line(result) + "\n" for result in tag_records(tagger, chunk))
+        return "".join(json_line(result) + "\n" for result in tag_records(tagger, chunk))
     entities = tagger.tag_texts([record.text for record in chunk])
     return "".join(_inline(record.text, found) + "\n" for record, found in zip(chunk, entities, strict=True))
 
@@ -220,7 +214,7 @@ def _tag_on_dask(args: argparse.Namespace, model: Path) -> int:
         if fmt == "jsonl":
             lines = lines.filter(str.strip).map(parse_line)
         results = tag_bag(lines, ship_model(client, model))
-        to_line = _json_line if args.format == "jsonl" else _inline_result
+        to_line = json_line if args.format == "jsonl" else _inline_result
         errors = write_partitions(results, args.output.resolve(), to_line)
     print(f"window-ner: wrote {args.output}/part-*.jsonl" + (f"; {errors:,} bad records are marked with an "
           "\"error\" field" if errors else ""), file=sys.stderr)
@@ -229,7 +223,7 @@ def _tag_on_dask(args: argparse.Namespace, model: Path) -> int:
 
 def _inline_result(result: dict[str, Any]) -> str:
     if "error" in result:
-        return _json_line(result)
+        return json_line(result)
     return _inline(result["text"], [Entity(e["text"], e["label"], e["start"], e["end"], e["score"])
                                     for e in result["entities"]])
 
@@ -330,17 +324,6 @@ def _tell(out: IO[str]) -> int | None:
 
 # ----------------------------------------------------------------------------- formats
 
-def visible(text: str) -> str:
-    """``text`` with every control character written as an escape (``\\x1b``), so output cannot drive the
-    terminal it is shown on."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
-
-
-def _json_line(value: Any) -> str:
-    line = json.dumps(value, ensure_ascii=False)
-    return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", line)  # json.dumps leaves DEL, C1 and bidi raw
-
-
 def _conll_texts(tagger: Tagger, texts: list[str]) -> list[str]:
     """Each text's "token tag" lines, its sentences apart; every sentence of the texts scored in one batch."""
     per_text = [[sentence.words for sentence in tokenize(text)] for text in texts]
@@ -366,5 +349,5 @@ def format_entities(tagger: Tagger, text: str, fmt: str) -> str:
         return _conll_texts(tagger, [text])[0]
     entities: list[Entity] = tagger(text)  # type: ignore[assignment]
     if fmt == "jsonl":
-        return _json_line({"text": text, "entities": [e.to_dict() for e in entities]})
+        return json_line({"text": text, "entities": [e.to_dict() for e in entities]})
     return _inline(text, entities)

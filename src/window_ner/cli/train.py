@@ -14,7 +14,7 @@ from window_ner.errors import InputError
 from window_ner.ner.experiment import Experiment, run_experiment
 from window_ner.ner.model.classifier import ModelOptions
 from window_ner.ner.model.features import FEATURES
-from window_ner.ner.model.heads import DECODERS, HEADS, SoftmaxHead
+from window_ner.ner.model.heads import BINARY_LOSSES, DECODERS, HEADS, SoftmaxHead
 from window_ner.ner.training.batches import BATCHINGS
 from window_ner.ner.training.hooks import SCHEDULES
 from window_ner.ner.training.loop import OPTIMIZERS, TrainConfig
@@ -81,6 +81,10 @@ def _model_options(model: Any) -> None:
     model.add_argument("--binary", metavar="TYPE",
                        help="train the lecture's binary model instead: is the centre word of TYPE "
                        "(e.g. LOC)? J = sigma(u . h)")
+    model.add_argument("--loss", choices=BINARY_LOSSES,
+                       help="with --binary: logistic, the cross-entropy of J = sigma(s) (the default); or "
+                       "max-margin, CS224N's J = max(0, 1 - s + s_c), s_c the score of the window with its centre "
+                       "word replaced by a random word")
 
 
 def _optimisation_options(opt: Any) -> None:
@@ -122,7 +126,9 @@ def head_of(args: argparse.Namespace) -> tuple[str, Any]:
     if head == "binary":
         if not args.binary:
             raise InputError("--head binary needs the entity type it asks about: --binary TYPE (e.g. LOC)")
-        return head, HEADS.get(head).Options(type=args.binary)
+        return head, HEADS.get(head).Options(type=args.binary, loss=args.loss or "logistic")
+    if args.loss is not None:
+        raise InputError(f"--loss {args.loss} is a loss of the binary model: give --binary TYPE too")
     return head, HEADS.get(head).Options(scheme=args.scheme.upper(), decode=args.decode)
 
 

@@ -158,7 +158,8 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
 
     def save_best(current: WindowClassifier, info: dict[str, Any]) -> None:
         if exp.out is not None:
-            tagger.save(exp.out / MODEL_FILE, extra={"best_epoch": info["epoch"], "training": exp.training.to_dict()})
+            tagger.save(exp.out / MODEL_FILE, extra={"best_epoch": info["epoch"], "dev": info.get("dev"),
+                                                     "training": exp.training.to_dict()})
             while stale:  # an earlier run's results no longer describe the model in the folder
                 stale.pop().unlink(missing_ok=True)
 

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from window_ner.ner.data.tokenize import tokenize
 from window_ner.ner.inference.migrate import FORMAT, FORMAT_VERSION, upgrade
 from window_ner.ner.model.classifier import EVAL_CHUNK, ModelConfig, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
+
+if TYPE_CHECKING:
+    from window_ner.ner.inference.explain import Explanation
 
 __all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path", "pieces"]
 
@@ -173,6 +176,10 @@ class Tagger:
         return self._predict_encoded(self.encoder.encode(token_lists))
 
     def _predict_encoded(self, data: EncodedCorpus) -> tuple[list[list[str]], list[np.ndarray]]:
+        return self._decode(data)[1:]
+
+    def _decode(self, data: EncodedCorpus) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
+        """Decoded tag ids of every token, output tags per sentence, and each token's probability."""
         log_probs = self.log_probs(data)
         ids = self.decode_ids(log_probs, data.starts)
         probs = np.exp(log_probs[np.arange(len(ids)), ids])
@@ -184,7 +191,22 @@ class Tagger:
                 sentence = self.encoder.labels.to_output(sentence)
             tags.append(sentence)
             confidences.append(probs[first:last])
-        return tags, confidences
+        return ids, tags, confidences
+
+    # ----- explanations -----
+    def explain(self, text_or_tokens: str | Sequence[str],
+                spans: Sequence[tuple[int, int] | tuple[int, int, str]] | None = None) -> list[Explanation]:
+        """Why each entity of a text (or of one pre-tokenised sentence) got its label: for every word of the
+        entity's windows, the gradient of the span's log-probability with respect to the word's vector, the
+        gradient times the vector, and the change when the word is replaced by the unknown word.
+
+        ``spans`` explains chosen spans instead of the predicted entities: ``(start, end)`` or ``(start, end,
+        label)`` in the offsets the entities use (characters of the text, or token indices); without a label
+        the span's most probable one. See :mod:`window_ner.ner.inference.explain`.
+        """
+        from window_ner.ner.inference.explain import explain
+
+        return explain(self, text_or_tokens, spans)
 
     # ----- entities -----
     def tag_tokens(self, token_lists: Sequence[Sequence[str]]) -> list[list[Entity]]:

@@ -162,11 +162,16 @@ class WindowClassifier(nn.Module):
                                      for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.head: Head = HEADS.get(config.head)(sizes[-1], labels, config.head_options, rng, dtype)
 
+    def window_parts(self, word_windows: np.ndarray, feature_windows: dict[str, np.ndarray]) -> list[Tensor]:
+        """The blocks of x, in order: the window's word vectors (B, width * word_dim), then each feature's
+        vectors (B, width * its size), features sorted by name; each block is position by position."""
+        parts = [self.words(word_windows).reshape(word_windows.shape[0], -1)]
+        parts.extend(module(feature_windows[name]) for name, module in self.features.items())
+        return parts
+
     def window_input(self, word_windows: np.ndarray, feature_windows: dict[str, np.ndarray]) -> Tensor:
         """x: for each window, its words' vectors and features' vectors, concatenated: shape (B, input_dim)."""
-        batch = word_windows.shape[0]
-        parts = [self.words(word_windows).reshape(batch, -1)]
-        parts.extend(module(feature_windows[name]) for name, module in self.features.items())
+        parts = self.window_parts(word_windows, feature_windows)
         return concat(parts, axis=1) if len(parts) > 1 else parts[0]
 
     def hidden(self, x: Tensor) -> Tensor:

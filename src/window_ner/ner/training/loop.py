@@ -174,8 +174,7 @@ def make_optimizer(params: list[nn.Parameter], config: TrainConfig) -> nn.Optimi
 
 def batch_loss(model: WindowClassifier, data: EncodedCorpus, index: np.ndarray, batch: Batch | None = None) -> Any:
     """The head's mean loss on the tokens ``index``."""
-    scores = model(*data.inputs(index))
-    return model.head.loss(scores, data.targets[index], batch)
+    return model.head.batch_loss(model, data.inputs(index), data.targets[index], batch)
 
 
 def train_step(model: WindowClassifier, data: EncodedCorpus, index: np.ndarray, optimizer: nn.Optimizer,
