@@ -9,7 +9,7 @@ inputs that need no gradient).
 2. logaddexp(a, b) = log(e^a + e^b) has two inputs, which may broadcast against each other. Its local
    Jacobians are diag(w) and diag(1 - w) with w = e^a / (e^a + e^b). The rule gives both gradients in the
    output's shape (the engine sums each back to its input's shape), and None for an input that is a plain
-   number or needs no gradient.
+   number or needs no gradient; ``operand`` tells which is which.
 
 Both are checked against finite differences in float64 with ``gradcheck``.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from window_ner.autodiff import Tensor, gradcheck, make, primitive
+from window_ner.autodiff import Tensor, gradcheck, make, operand, primitive
 
 
 @primitive(method="softplus")
@@ -35,12 +35,10 @@ def softplus(x: Tensor) -> Tensor:
 @primitive()
 def logaddexp(a: Any, b: Any) -> Tensor:
     """log(e^a + e^b). Local Jacobians: diag(w) and diag(1 - w), with w = e^a / (e^a + e^b)."""
-    av, a = (a.data, a) if isinstance(a, Tensor) else (a, None)  # a plain number or array has no node
-    bv, b = (b.data, b) if isinstance(b, Tensor) else (b, None)
+    av, a, need_a = operand(a)  # (value, graph node, needs a gradient); a plain number has node None
+    bv, b, need_b = operand(b)
     out = np.logaddexp(av, bv)
     w = np.exp(av - out)  # captured by the rule: arrays only, never the output tensor
-    need_a = a is not None and a.requires_grad
-    need_b = b is not None and b.requires_grad
 
     def rule(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         return (g * w if need_a else None, g * (1 - w) if need_b else None)

@@ -5,9 +5,12 @@
    ds/dx = W^T delta, ds/du = h; the engine's gradients; and whether they agree.
 2. J = sigma(s), the binary-classification version: dJ/ds = sigma(s)(1 - sigma(s)) multiplies every gradient.
 3. The small graph f(x, y, z) = (x + y) max(y, z) at x = 1, y = 2, z = 0, showing the three gates:
-   '+' distributes, 'max' routes, '*' switches. Its graph is written as Graphviz DOT.
+   '+' distributes, 'max' routes, '*' switches. Its backward pass is traced and printed as a table: for
+   every node the upstream gradient, the local gradient and the downstream gradient per input.
+4. The same table for s = u . tanh(W x + b) with a small random W (2 x 3), x, b and u.
 
-Run: python examples/lecture_gradients.py [--out graph.dot]   (without --out the DOT text is printed)
+Run: python examples/lecture_gradients.py [--svg docs/] [--out f.dot]
+     --svg DIR writes DIR/lecture_f.svg and DIR/lecture_s.svg (needs Graphviz's dot); --out writes f's DOT.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from window_ner.autodiff import Tensor, ops, to_dot
+from window_ner.autodiff import Tensor, Trace, ops, render, to_dot, trace
 
 ACTIVATIONS = {
     "tanh": (ops.tanh, lambda z: 1 - np.tanh(z) ** 2),
@@ -38,7 +41,7 @@ def agreement(pairs: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
     for name, (engine, hand) in pairs.items():
         difference = float(np.max(np.abs(np.asarray(engine) - np.asarray(hand)), initial=0.0))
         worst = max(worst, difference)
-        print(f"  {name:<14} engine vs hand: max |difference| = {difference:.1e}")
+        print(f"  {name:<18} engine vs hand: max |difference| = {difference:.1e}")
     return worst
 
 
@@ -84,43 +87,75 @@ def window_score(activation: str = "tanh", seed: int = 0) -> float:
     return worst
 
 
-def gates_example() -> tuple[float, Tensor]:
+def leaf(value: object, name: str) -> Tensor:
+    return Tensor(value, requires_grad=True, dtype=np.float64, name=name)
+
+
+def gates_example() -> tuple[float, Trace]:
     print("f(x, y, z) = (x + y) max(y, z) at x = 1, y = 2, z = 0")
-    x, y, z = (Tensor(value, requires_grad=True, dtype=np.float64, name=name)
-               for value, name in ((1.0, "x"), (2.0, "y"), (0.0, "z")))
+    x, y, z = leaf(1.0, "x"), leaf(2.0, "y"), leaf(0.0, "z")
     a = x + y  # '+' distributes: both inputs get the upstream gradient unchanged
-    m = ops.maximum(y, z)  # 'max' routes: the whole gradient goes to the larger input, y
-    f = a * m  # '*' switches: d(a m)/da = m and d(a m)/dm = a
-    a.name, m.name, f.name = "a = x + y", "m = max(y, z)", "f = a m"
-    f.backward(retain_graph=True)
-    print(f"  a = x + y = {a.item():g}, m = max(y, z) = {m.item():g}, f = a m = {f.item():g}")
-    print("  by hand: df/da = m = 2, df/dm = a = 3; df/dx = df/da = 2; df/dy = df/da + df/dm = 2 + 3 = 5; "
+    b = ops.maximum(y, z)  # 'max' routes: the whole gradient goes to the larger input, y
+    f = a * b  # '*' switches: d(a b)/da = b and d(a b)/db = a
+    a.name, b.name, f.name = "a = x + y", "b = max(y, z)", "f = a b"
+    with trace() as recording:
+        f.backward()
+    print(f"  a = x + y = {a.item():g}, b = max(y, z) = {b.item():g}, f = a b = {f.item():g}")
+    print("  by hand: df/da = b = 2, df/db = a = 3; df/dx = df/da = 2; df/dy = df/db + df/da = 3 + 2 = 5; "
           "df/dz = 0")
     print(f"  engine:  df/dx = {x.grad.item():g}, df/dy = {y.grad.item():g}, df/dz = {z.grad.item():g}")
-    engine = np.array([x.grad, y.grad, z.grad], dtype=np.float64)
-    worst = agreement({"df/dx,dy,dz": (engine, np.array([2.0, 5.0, 0.0]))})
-    return worst, f
+    print()
+    print(recording)
+    engine = np.array([x.grad, y.grad, z.grad, recording.gradient(a), recording.gradient(b)], dtype=np.float64)
+    worst = agreement({"df/dx,dy,dz,da,db": (engine, np.array([2.0, 5.0, 0.0, 2.0, 3.0]))})
+    return worst, recording
+
+
+def traced_score(seed: int = 1) -> tuple[float, Trace]:
+    n, m = 2, 3
+    rng = np.random.default_rng(seed)
+    w, x = leaf(rng.standard_normal((n, m)), "W"), leaf(rng.standard_normal(m), "x")
+    b, u = leaf(rng.standard_normal(n), "b"), leaf(rng.standard_normal(n), "u")
+    print(f"s = u . tanh(W x + b) with W {n}x{m}, seed {seed}: the backward pass, node by node")
+    print()
+    wx = w @ x
+    z = wx + b
+    h = ops.tanh(z)
+    s = u @ h
+    wx.name, z.name, h.name, s.name = "Wx", "z = Wx + b", "h = tanh(z)", "s = u . h"
+    with trace() as recording:
+        s.backward()
+    print(recording)
+    delta = u.data * (1 - np.tanh(z.data) ** 2)  # by hand: the lecture's error signal at z
+    hand = {"ds/dh = u": (recording.gradient(h), u.data), "ds/dz = delta": (recording.gradient(z), delta),
+            "ds/dW = delta x^T": (w.grad, np.outer(delta, x.data)), "ds/dx = W^T delta": (x.grad, w.data.T @ delta),
+            "ds/db = delta": (b.grad, delta), "ds/du = h": (u.grad, h.data)}
+    return agreement(hand), recording
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path,
-                        help="write the DOT graph of the gates example to this file (default: print it)")
+    parser.add_argument("--out", type=Path, help="write the DOT graph of the traced f example to this file")
+    parser.add_argument("--svg", type=Path, metavar="DIR",
+                        help="write lecture_f.svg and lecture_s.svg to this folder (needs Graphviz's dot)")
     args = parser.parse_args(argv)
 
     worst = 0.0
     for activation in ACTIVATIONS:
         worst = max(worst, window_score(activation))
         print()
-    gates_worst, graph_root = gates_example()
-    worst = max(worst, gates_worst)
+    gates_worst, f_trace = gates_example()
     print()
-    dot = to_dot(graph_root)
-    if args.out is None:
-        print(dot)
-    else:
-        args.out.write_text(dot)
+    score_worst, s_trace = traced_score()
+    worst = max(worst, gates_worst, score_worst)
+    print()
+    if args.out is not None:
+        args.out.write_text(to_dot(f_trace))
         print(f"wrote the graph of f to {args.out} (render: dot -Tsvg {args.out} -o graph.svg)")
+    if args.svg is not None:
+        args.svg.mkdir(parents=True, exist_ok=True)
+        for stem, recording in (("lecture_f", f_trace), ("lecture_s", s_trace)):
+            print(f"wrote {render(to_dot(recording), args.svg / f'{stem}.svg')}")
     if worst > 1e-12:
         print(f"MISMATCH: the engine's gradients differ from the hand-derived ones by {worst:.1e}")
         return 1

@@ -74,3 +74,11 @@ def test_an_upstream_gradient_in_another_dtype_is_cast_to_the_tensor_dtype() -> 
     x = Tensor([1.0, 2.0], requires_grad=True)
     (x * 3.0).backward(np.ones(2, dtype=np.float64))
     assert x.grad.dtype == np.float32
+
+
+def test_the_float32_default_is_documented_where_users_meet_it() -> None:
+    from pathlib import Path
+
+    assert "float32" in Tensor.__doc__ and "Python numbers" in Tensor.__doc__
+    lecture = (Path(__file__).resolve().parents[2] / "docs" / "lecture.md").read_text()
+    assert "float32" in lecture and "dtype=np.float64" in lecture

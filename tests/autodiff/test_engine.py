@@ -441,7 +441,7 @@ def test_a_zero_d_leaf_keeps_an_array_gradient_when_it_accumulates() -> None:
 def test_linear_rejects_a_bias_that_is_not_one_per_output() -> None:
     x = Tensor(np.ones((2, 3)))
     W = Tensor(np.ones((4, 3)), requires_grad=True)  # noqa: N806 (the lecture's name)
-    with pytest.raises(ValueError, match=r"bias has shape \(1, 4\)"):
+    with pytest.raises(ValueError, match=r"the bias \(1, 4\) does not fit W \(4, 3\)"):
         ops.linear(x, W, Tensor(np.ones((1, 4)), requires_grad=True))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import numpy as np
@@ -79,6 +80,26 @@ def test_gradcheck_works_on_big_inputs_through_random_directions() -> None:
     big_a, big_b = param(rng.standard_normal((40, 30))), param(rng.standard_normal((40, 30)))
     with pytest.raises(GradcheckError, match="along random direction"):
         gradcheck(lambda a, b: wrong_mul(a, b, bump_at=(17, 3), bump=1e-3), [big_a, big_b], max_entries=0)
+
+
+def test_a_failure_along_a_random_direction_goes_on_to_name_the_worst_entry() -> None:
+    rng = np.random.default_rng(0)
+    big_a, big_b = param(rng.standard_normal((40, 30))), param(rng.standard_normal((40, 30)))
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda a, b: wrong_mul(a, b, bump_at=(17, 3), bump=1e-3), [big_a, big_b], max_entries=0)
+    message = str(info.value)
+    assert "along random direction 0" in message and "the worst entry is (17, 3): engine " in message
+    number = r"(?:np\.float64\()?([-+0-9.e]+)\)?"
+    match = re.search(rf"\(17, 3\): engine {number}, finite differences {number}", message)
+    assert match, message
+    assert float(match.group(1)) - float(match.group(2)) == pytest.approx(1e-3, rel=1e-4)
+
+
+def test_the_worst_entry_of_a_huge_input_is_searched_among_a_sample(monkeypatch) -> None:
+    monkeypatch.setattr(importlib.import_module("window_ner.autodiff.gradcheck"), "_SEARCH_LIMIT", 50)
+    a, b = param(np.ones((10, 10))), param(np.full((10, 10), 2.0))
+    with pytest.raises(GradcheckError, match=r"the worst entry of 50 sampled is \(\d+, \d+\)"):
+        gradcheck(lambda a, b: wrong_mul(a, b, bump=1.0), [a, b], max_entries=0)
 
 
 def test_gradcheck_restores_the_inputs_and_the_output_values() -> None:

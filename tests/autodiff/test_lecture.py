@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,61 @@ def test_max_margin_loss_gradient() -> None:
     np.testing.assert_allclose(w.grad, hand(corrupt_x) - hand(true_x), rtol=1e-12)
 
 
+# ------------------------------------------------------------------ shapes: Jacobians and the shape convention
+
+def shapes_problem(n: int = 3, m: int = 4):
+    values = window_problem(n=n, m=m, seed=6)
+    w, x, b, u = (values[k] for k in ("W", "x", "b", "u"))
+    z = w @ x + b
+    delta = u * (1 - np.tanh(z) ** 2)
+    return w, x, b, u, np.tanh(z), delta
+
+
+def test_ds_dw_is_a_1_by_nm_row_reshaped_to_the_shape_of_w() -> None:
+    """ds/dW as a Jacobian is 1 x nm: one output, nm inputs; reshaped to n x m it is delta x^T."""
+    w, x, b, u, _, delta = shapes_problem()
+    n, m = w.shape
+    jac = jacobian(lambda wt: Tensor(u) @ ops.tanh(wt @ Tensor(x) + Tensor(b)), Tensor(w))
+    row = jac.reshape(1, n * m)
+    assert row.shape == (1, n * m)
+    np.testing.assert_allclose(row, np.outer(delta, x).reshape(1, n * m), rtol=1e-12)
+    np.testing.assert_allclose(row.reshape(n, m), np.outer(delta, x), rtol=1e-12)
+    weights = param(w)
+    (Tensor(u) @ ops.tanh(weights @ Tensor(x) + Tensor(b))).backward()
+    np.testing.assert_allclose(weights.grad, row.reshape(n, m), rtol=1e-12)  # the shape convention
+
+
+def test_the_jacobian_of_wx_plus_b_with_respect_to_w_is_n_by_n_by_m() -> None:
+    """d(Wx + b)/dW has shape (n, n, m): entry (i, j, k) is dz_i/dW_jk = 1[i = j] x_k."""
+    w, x, b, *_ = shapes_problem()
+    n, m = w.shape
+    jac = jacobian(lambda wt: wt @ Tensor(x) + Tensor(b), Tensor(w))
+    assert jac.shape == (n, n, m)
+    for i, j, k in np.ndindex(n, n, m):
+        assert jac[i, j, k] == (x[k] if i == j else 0.0)
+
+
+def test_the_jacobian_of_wx_plus_b_with_respect_to_b_is_the_identity() -> None:
+    w, x, b, *_ = shapes_problem()
+    jac = jacobian(lambda bt: Tensor(w) @ Tensor(x) + bt, Tensor(b))
+    np.testing.assert_array_equal(jac, np.eye(len(b)))
+
+
+def test_ds_du_is_h_transposed_a_row() -> None:
+    """s = u^T h: one output and n inputs, so ds/du is 1 x n, the row h^T; stored with u's shape, it is h."""
+    *_, u, h, _ = shapes_problem()
+    jac = jacobian(lambda ut: ut @ Tensor(h), Tensor(u))
+    assert jac.shape == u.shape
+    np.testing.assert_array_equal(jac.reshape(1, -1), h[None, :])
+
+
+def test_the_chain_rule_contracts_delta_with_the_n_n_m_jacobian_to_delta_x_transposed() -> None:
+    """ds/dW = ds/dz dz/dW: the 1 x n row delta^T times the (n, n, m) Jacobian, summed over z's axis."""
+    w, x, b, _, _, delta = shapes_problem()
+    jac = jacobian(lambda wt: wt @ Tensor(x) + Tensor(b), Tensor(w))
+    np.testing.assert_allclose(np.tensordot(delta, jac, axes=1), np.outer(delta, x), rtol=1e-14)
+
+
 # ------------------------------------------------------------------ the three gates
 
 def test_plus_distributes_the_upstream_gradient_unchanged() -> None:
@@ -187,24 +243,48 @@ def test_word_vector_gradient_is_split_back_and_repeated_words_add() -> None:
     assert not dense[[0, 1, 3, 4, 5, 6, 8]].any()
 
 
+def run_example(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "examples" / "lecture_gradients.py"), *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
 def test_the_worked_example_script_says_the_gradients_agree(tmp_path: Path) -> None:
     out = tmp_path / "graph.dot"
-    script = ROOT / "examples" / "lecture_gradients.py"
-    result = subprocess.run([sys.executable, str(script), "--out", str(out)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = run_example("--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "all gradients agree" in result.stdout
     assert "MISMATCH" not in result.stdout
     assert "df/dx = 2, df/dy = 5, df/dz = 0" in result.stdout
     dot = out.read_text()
-    assert dot.startswith("digraph") and "maximum" in dot and "grad 5." in dot
+    assert dot.startswith("digraph") and "(maximum)" in dot and "grad 5" in dot
 
 
-def test_the_worked_example_script_prints_the_dot_without_out() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "lecture_gradients.py")],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+def test_the_worked_example_script_prints_both_traced_tables() -> None:
+    result = run_example()
     assert result.returncode == 0, result.stderr
-    assert "digraph computation {" in result.stdout
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("backward pass: upstream gradient x local gradient") for line in lines) == 2
+    assert any(line.split() == ["f", "=", "a", "b", "mul", "1", "a", "=", "x", "+", "y", "2", "2"] for line in lines)
+    assert "  y: 3 + 2 = 5" in lines
+    assert any(line.startswith("h = tanh(z)  tanh") and "diag[" in line for line in lines)
+    assert "digraph" not in result.stdout  # the DOT text only with --out
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's 'dot' program is not installed")
+def test_the_worked_example_script_draws_the_lecture_svgs(tmp_path: Path) -> None:
+    result = run_example("--svg", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    f_svg, s_svg = (tmp_path / "lecture_f.svg").read_text(), (tmp_path / "lecture_s.svg").read_text()
+    assert "<svg" in f_svg and "b = max(y, z)" in f_svg and "grad 5" in f_svg
+    assert "<svg" in s_svg and "h = tanh(z)" in s_svg
+
+
+def test_the_lecture_svgs_in_docs_are_drawn_by_the_script_and_shown_in_lecture_md() -> None:
+    text = (ROOT / "docs" / "lecture.md").read_text()
+    for stem, label in (("lecture_f", "b = max(y, z)"), ("lecture_s", "s = u . h")):
+        assert f"]({stem}.svg)" in text, stem
+        svg = (ROOT / "docs" / f"{stem}.svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and label in svg
 
 
 def test_every_reference_in_docs_lecture_md_exists() -> None:

@@ -228,3 +228,24 @@ def test_the_custom_primitive_example_runs() -> None:
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("passed") >= 4 and "all gradient checks passed" in result.stdout
+
+
+def test_a_custom_op_needs_only_names_the_package_exports() -> None:
+    """examples/custom_primitive.py imports from window_ner.autodiff only, and only exported names."""
+    import ast
+
+    tree = ast.parse((ROOT / "examples" / "custom_primitive.py").read_text())
+    imported = [(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names if node.module and node.module.startswith("window_ner")]
+    assert imported and {module for module, _ in imported} == {"window_ner.autodiff"}
+    assert {name for _, name in imported} <= set(ad.__all__)
+    for name in ("make", "operand", "primitive", "unregister", "gradcheck", "RegistrationError", "PRIMITIVES"):
+        assert name in ad.__all__, name
+
+
+def test_operand_splits_a_tensor_from_a_plain_number() -> None:
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    value, node, needs = ad.operand(t)
+    assert value is t.data and node is t and needs
+    assert ad.operand(2.5) == (2.5, None, False)
+    assert ad.operand(Tensor(1.0))[2] is False

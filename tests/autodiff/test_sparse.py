@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from window_ner.autodiff import RowSparseGrad, Tensor, embedding, gradcheck, ops
+from window_ner.autodiff import RowSparseGrad, Tensor, embedding, gradcheck, no_grad, ops
 
 rng = np.random.default_rng(7)
 TABLE = rng.standard_normal((6, 4))
@@ -243,3 +243,70 @@ def test_gradcheck_accepts_a_sparse_gradient_of_a_big_table() -> None:
     big = Tensor(np.random.default_rng(1).standard_normal((500, 8)), requires_grad=True, dtype=np.float64)
     ids = np.array([[3, 499, 3], [0, 7, 7]])
     assert gradcheck(lambda t: ops.tanh(embedding(t, ids)).sum(axis=1), [big])
+
+
+def test_a_row_sparse_gradient_times_a_number_stays_row_sparse() -> None:
+    a = RowSparseGrad(np.array([0, 2]), np.array([[1.0], [2.0]], dtype=np.float32), (4, 1))
+    for scaled in (0.1 * a, a * 0.1, a / 10, a * np.float64(0.1), a * np.array(0.1)):
+        assert isinstance(scaled, RowSparseGrad) and scaled.dtype == np.float32
+        np.testing.assert_allclose(scaled.values[:, 0], [0.1, 0.2], rtol=1e-6)
+        np.testing.assert_array_equal(scaled.rows, [0, 2])
+    np.testing.assert_array_equal((-a).values[:, 0], [-1.0, -2.0])
+    np.testing.assert_array_equal((np.ones((4, 1)) - a)[:, 0], [0.0, 1.0, -1.0, 1.0])
+    np.testing.assert_array_equal((a - np.ones((4, 1)))[:, 0], [0.0, -1.0, 1.0, -1.0])
+    np.testing.assert_array_equal((a - a).to_dense(), np.zeros((4, 1)))
+
+
+def test_an_sgd_step_by_hand_on_an_embedding_table_updates_only_the_touched_rows() -> None:
+    table = Tensor(np.ones((6, 2), dtype=np.float32), requires_grad=True, name="L")
+    embedding(table, np.array([1, 4, 1])).sum().backward()
+    assert isinstance(table.grad, RowSparseGrad)
+    with no_grad():
+        table -= 0.1 * table.grad
+    expected = np.ones((6, 2), dtype=np.float32)
+    expected[1] -= 0.2  # id 1 occurs twice
+    expected[4] -= 0.1
+    np.testing.assert_allclose(table.data, expected, rtol=1e-6)
+    assert table.dtype == np.float32
+    with no_grad():
+        table += table.grad
+    expected[1] += 2.0
+    expected[4] += 1.0
+    np.testing.assert_allclose(table.data, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("operation", [
+    lambda g: g ** 2, lambda g: g @ np.ones(1), lambda g: g * np.ones((4, 1)), lambda g: np.ones((4, 1)) * g,
+    lambda g: 1.0 / g, lambda g: g[0], lambda g: np.asarray(g), np.sqrt, lambda g: np.maximum(g, 0),
+])
+def test_an_operation_a_row_sparse_gradient_cannot_do_says_to_call_to_dense(operation) -> None:
+    a = RowSparseGrad(np.array([0, 2]), np.array([[1.0], [2.0]]), (4, 1))
+    with pytest.raises(TypeError, match=r"RowSparseGrad.*call \.to_dense\(\)"):
+        operation(a)
+
+
+def test_an_array_minus_a_row_sparse_gradient_in_place_changes_the_touched_rows_of_that_array() -> None:
+    table = np.ones((4, 1))
+    same = table
+    table -= 0.5 * RowSparseGrad(np.array([0, 2]), np.array([[1.0], [2.0]]), (4, 1))
+    assert table is same
+    np.testing.assert_array_equal(table[:, 0], [0.5, 1.0, 0.0, 1.0])
+
+
+def test_an_array_method_on_a_row_sparse_gradient_says_to_call_to_dense() -> None:
+    a = RowSparseGrad(np.array([0, 2]), np.array([[1.0], [2.0]]), (4, 1))
+    with pytest.raises(AttributeError, match=r"RowSparseGrad has no \.sum.*call \.to_dense\(\)"):
+        a.sum()
+    assert getattr(a, "__deepcopy__", None) is None  # protocols that probe attributes still work
+    import copy
+    np.testing.assert_array_equal(copy.deepcopy(a).to_dense(), a.to_dense())
+
+
+def test_an_in_place_product_with_a_row_sparse_gradient_says_what_works() -> None:
+    table = Tensor(np.ones((4, 1)))
+    a = RowSparseGrad(np.array([0, 2]), np.array([[1.0], [2.0]]), (4, 1))
+    with pytest.raises(TypeError, match=r"in-place multiply.*\+= and -= are.*to_dense"):
+        table *= a
+    with pytest.raises(ValueError, match=r"shape \(4, 1\) cannot update a tensor of shape \(3, 1\)"):
+        small = Tensor(np.ones((3, 1)))
+        small -= a

@@ -170,3 +170,47 @@ def test_a_sequential_subclass_keeps_what_it_adds() -> None:
     assert [name for name, _ in model.named_parameters()] == ["0.W", "0.b", "scale"]
     model.eval()
     assert not model.drop.training
+
+
+def test_named_parameters_puts_each_dotted_name_on_its_parameter() -> None:
+    block = Block(np.random.default_rng(0))
+    named = dict(block.named_parameters())
+    assert all(param.name == name for name, param in named.items())
+    assert block.heads[0].W.name == "heads.0.W"
+
+
+def test_a_parameter_keeps_a_name_it_was_given_or_got_first() -> None:
+    rng = np.random.default_rng(0)
+    layer = nn.Linear(2, 3, rng=rng)
+    layer.W.name = "mine"
+    model = nn.Sequential(layer, nn.Tanh(), nn.Linear(3, 1, rng=rng))
+    list(model.parameters())
+    assert [p.name for p in model.parameters()] == ["mine", "0.b", "2.W", "2.b"]
+    model.tied = model[2].W  # a shared parameter: the first name found
+    model.zero_grad()
+    assert model[2].W.name == "2.W"
+
+
+def test_a_models_picture_and_shape_errors_use_the_parameter_names() -> None:
+    from window_ner.autodiff import ShapeError, to_dot, trace
+
+    rng = np.random.default_rng(0)
+
+    class Stack(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(12, 8, rng=rng), nn.Linear(8, 3, rng=rng)])
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.layers[1](self.layers[0](x).tanh())
+
+    model = Stack()
+    model.zero_grad()
+    window = Tensor(np.ones((1, 12), dtype=np.float32), name="window")
+    with trace() as recording:
+        model(window).sum().backward()
+    dot = to_dot(recording)
+    assert 'label="layers.0.W (8, 12)' in dot and 'label="layers.1.b (3,)' in dot
+    assert 'label="window (1, 12)' in dot and "leaf" not in dot
+    with pytest.raises(ShapeError, match=r"layers\.0\.W \(8, 12\)"):
+        model(Tensor(np.ones((1, 5), dtype=np.float32)))

@@ -5,16 +5,22 @@ engine pops pending nodes from a heap, youngest first; no recursion, so a chain 
 node's rule turns its upstream gradient into one gradient per parent; the engine sums contributions
 (fan-out), undoes broadcasting (``unbroadcast``, the one place it happens), keeps each gradient in its
 tensor's dtype, and writes ``.grad`` on leaves only (and on tensors that asked with ``retain_grad``).
+A ``trace()`` block (tracing.py) sees every node as it is walked.
 """
 
 from __future__ import annotations
 
+import threading
 from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
 from window_ner.autodiff.tensor import Tensor
+
+
+class _Tracing(threading.local):
+    recorder: Any = None  # set by trace(): it sees every node's upstream and downstream gradients
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -32,11 +38,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
+_tracing = _Tracing()
+
+
 def _released(_upstream: np.ndarray) -> None:
     raise RuntimeError(
         "backward through a graph that was already released: call backward(retain_graph=True) the first "
         "time to backpropagate through the same graph twice"
     )
+
+
+def is_released(tensor: Tensor) -> bool:
+    """True if a backward pass without ``retain_graph=True`` released the graph that made ``tensor``."""
+    return tensor._backward is _released
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -94,8 +108,10 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     root's shape otherwise. Leaves accumulate across calls, as in the lecture's ``+=``; set ``.grad = None``
     to start afresh. The graph is released as it is walked, so its memory returns at once; pass
     ``retain_graph=True`` to walk the same graph again (a second walk without it raises RuntimeError).
+    Inside ``with trace() as t:`` every node's upstream and downstream gradients are also recorded in ``t``.
     """
     seed = _seed(root, gradient)
+    recorder = _tracing.recorder
     # Interior nodes wait in a heap, youngest first, with their summed upstream gradient in ``grads``.
     # Leaves have no rule to run, so their gradients are only summed, and stored once the walk is over.
     # Both dicts are keyed by the tensors themselves: a Tensor hashes by identity (it defines no __eq__).
@@ -110,9 +126,12 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     while pending:
         node = heappop(pending)[1]
         upstream = grads.pop(node)
+        downstream = node._backward(upstream)
+        if recorder is not None:
+            recorder.record(node, upstream, downstream)
         # Every rule returns one gradient per parent (each op's gradient check would fail otherwise), so zip
         # goes without strict=, which would add its cost to every node.
-        for parent, grad in zip(node._parents, node._backward(upstream)):  # noqa: B905
+        for parent, grad in zip(node._parents, downstream):  # noqa: B905
             if grad is None or parent is None or not parent.requires_grad:
                 continue
             target = parent.data
@@ -135,6 +154,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             node._parents = ()
             node._backward = _released
     _store(leaves, seed)
+    if recorder is not None:
+        recorder.record_leaves(leaves)
 
 
 Tensor.backward = backward  # t.backward(...) is this function itself: no wrapper call on the hot path

@@ -18,7 +18,8 @@ import numpy as np
 
 from window_ner.autodiff.registry import exported, primitive
 from window_ner.autodiff.shapes import *  # noqa: F403  (the shape ops are primitives too: re-exported here)
-from window_ner.autodiff.tensor import RowSparseGrad, Tensor, make
+from window_ner.autodiff.shapes import ShapeError, describe
+from window_ner.autodiff.tensor import RowSparseGrad, Tensor, make, operand
 
 
 def _value(x: Any) -> Any:
@@ -26,36 +27,29 @@ def _value(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def _operand(x: Any) -> tuple[Any, Tensor | None, bool]:
-    """(value, graph node or None, needs a gradient) for a tensor, array or number."""
-    if isinstance(x, Tensor):
-        return x.data, x, x.requires_grad
-    return x, None, False
-
-
 # ----------------------------------------------------------------------------- arithmetic
 
 @primitive(operator="__add__", reflected="__radd__")
 def add(a: Any, b: Any) -> Tensor:
     """a + b. Local Jacobians: I and I ('+' distributes the upstream gradient unchanged)."""
-    av, a, _ = _operand(a)
-    bv, b, _ = _operand(b)
+    av, a, _ = operand(a)
+    bv, b, _ = operand(b)
     return make(av + bv, (a, b), lambda g: (g, g), "add")
 
 
 @primitive(operator="__sub__", reflected="__rsub__")
 def sub(a: Any, b: Any) -> Tensor:
     """a - b. Local Jacobians: I and -I."""
-    av, a, _ = _operand(a)
-    bv, b, need_b = _operand(b)
+    av, a, _ = operand(a)
+    bv, b, need_b = operand(b)
     return make(av - bv, (a, b), lambda g: (g, -g if need_b else None), "sub")
 
 
 @primitive(operator="__mul__", reflected="__rmul__")
 def mul(a: Any, b: Any) -> Tensor:
     """a * b elementwise. Local Jacobians: diag(b) and diag(a) ('*' switches the inputs)."""
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     return make(av * bv, (a, b),
                 lambda g: (g * bv if need_a else None, g * av if need_b else None), "mul")
 
@@ -63,8 +57,8 @@ def mul(a: Any, b: Any) -> Tensor:
 @primitive(operator="__truediv__", reflected="__rtruediv__")
 def div(a: Any, b: Any) -> Tensor:
     """a / b elementwise. Local Jacobians: diag(1/b) and diag(-a/b^2)."""
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     out = av / bv
     return make(out, (a, b),
                 lambda g: (g / bv if need_a else None, -g * out / bv if need_b else None), "div")
@@ -73,8 +67,8 @@ def div(a: Any, b: Any) -> Tensor:
 @primitive(operator="__pow__", reflected="__rpow__")
 def power(a: Any, b: Any) -> Tensor:
     """a ** b elementwise. Local Jacobians: diag(b a^(b-1)) and diag(a^b log a)."""
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     out = av**bv
 
     def rule(g: np.ndarray) -> tuple:
@@ -84,7 +78,7 @@ def power(a: Any, b: Any) -> Tensor:
             gb = g * np.where(av == 0, 0, out * np.log(np.where(av == 0, 1, av))) if need_b else None
         return ga, gb
 
-    return make(out, (a, b), rule, "pow")
+    return make(out, (a, b), rule, "power")
 
 
 @primitive(operator="__neg__")
@@ -95,12 +89,16 @@ def neg(a: Tensor) -> Tensor:
 
 @primitive(operator="__matmul__", reflected="__rmatmul__")
 def matmul(a: Any, b: Any) -> Tensor:
-    """a @ b (matrix, vector and batched). For z = W x: dz/dW = g x^T, dz/dx = W^T g."""
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    """a @ b (matrix, vector and batched). Local Jacobians of z = W x: dz/dx = W; g dz/dW = g x^T."""
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     av, bv = np.asarray(av), np.asarray(bv)
+    try:
+        out = av @ bv
+    except ValueError:
+        raise _matmul_error(a, av, b, bv) from None
     if av.ndim == 2 and bv.ndim == 2:  # the common case, without the reshaping below
-        return make(av @ bv, (a, b),
+        return make(out, (a, b),
                     lambda g: (g @ bv.T if need_a else None, av.T @ g if need_b else None), "matmul")
     # Treat vectors as matrices (a row for a, a column for b); the added axes are dropped again below.
     a2 = av[None, :] if av.ndim == 1 else av
@@ -118,21 +116,39 @@ def matmul(a: Any, b: Any) -> Tensor:
             gb = gb[..., 0] if bv.ndim == 1 else gb
         return ga, gb
 
-    return make(av @ bv, (a, b), rule, "matmul")
+    return make(out, (a, b), rule, "matmul")
+
+
+def _matmul_error(a: Tensor | None, av: np.ndarray, b: Tensor | None, bv: np.ndarray) -> ShapeError:
+    """Why a @ b fails, in the lecture's terms: the inner dimensions, the batch axes, or a 0-d operand."""
+    head = f"matmul: {describe(a, av)} @ {describe(b, bv)}"
+    if not av.ndim or not bv.ndim:
+        return ShapeError(f"{head}: @ needs at least one axis on each side; multiply by a number with *")
+    inner = bv.shape[0] if bv.ndim == 1 else bv.shape[-2]
+    if av.shape[-1] != inner:
+        which = "first" if bv.ndim == 1 else "second-to-last"
+        return ShapeError(f"{head}: the left operand's last axis has {av.shape[-1]} entries, the right operand's "
+                          f"{which} axis {inner}; they must be equal")
+    return ShapeError(f"{head}: the batch axes {av.shape[:-2]} and {bv.shape[:-2]} do not broadcast")
 
 
 @primitive()
 def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 (the lecture's name)
-    """The lecture's z = W x + b for each row x of a batch (..., m), W (n, m), b (n): x W^T + b.
+    """z = W x + b on each row x of a batch. Local Jacobians: dz/dx = W, dz/db = I; g dz/dW = g x^T (outer).
 
-    Fused because it is the model's hot path. Local gradients: dz/dW = g^T x (the lecture's delta x^T),
-    dz/db = g summed over the batch (delta), dz/dx = g W (W^T delta).
+    x is (..., m), W (n, m), b (n): computed as x W^T + b, fused because it is the model's hot path. On a batch
+    the gradients are dW = g^T x (the lecture's delta x^T summed over rows), db = g summed over the batch
+    (delta), dx = g W (W^T delta).
     """
-    xv, x, need_x = _operand(x)
-    wv, W, need_w = _operand(W)
-    bv, b, need_b = _operand(b)
+    xv, x, need_x = operand(x)
+    wv, W, need_w = operand(W)
+    bv, b, need_b = operand(b)
+    if wv.ndim != 2 or xv.shape[-1:] != wv.shape[1:]:
+        raise ShapeError(f"linear: {describe(x, xv, 'x')} and {describe(W, wv, 'W')}: W must be (out, in) and "
+                         "x (..., in)")
     if bv is not None and bv.shape != wv.shape[:1]:
-        raise ValueError(f"linear: the bias has shape {bv.shape}, W {wv.shape} needs one of shape {wv.shape[:1]}")
+        raise ShapeError(f"linear: {describe(b, bv, 'the bias')} does not fit {describe(W, wv, 'W')}, which needs "
+                         f"one of shape {wv.shape[:1]}")
     out = xv @ wv.T
     if bv is not None:
         out += bv
@@ -201,9 +217,9 @@ def relu(a: Tensor) -> Tensor:
 
 @primitive()
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise max(a, b): routes g to the larger input; a tie gives each half."""
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    """Elementwise max. Local Jacobians: diag(1[first is larger]), diag(1[second is larger]); a tie gives 1/2."""
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     out = np.maximum(av, bv)
     share_a = np.where(av > bv, 1.0, np.where(av == bv, 0.5, 0.0)).astype(out.dtype)
     return make(out, (a, b),
@@ -212,9 +228,9 @@ def maximum(a: Any, b: Any) -> Tensor:
 
 @primitive()
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise min(a, b): routes g to the smaller input; a tie gives each half."""
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    """Elementwise min. Local Jacobians: diag(1[first is smaller]), diag(1[second is smaller]); a tie gives 1/2."""
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     out = np.minimum(av, bv)
     share_a = np.where(av < bv, 1.0, np.where(av == bv, 0.5, 0.0)).astype(out.dtype)
     return make(out, (a, b),
@@ -225,8 +241,8 @@ def minimum(a: Any, b: Any) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """condition ? a : b elementwise. Local Jacobians: diag(condition) and diag(not condition)."""
     cond = np.asarray(_value(condition), dtype=bool)
-    av, a, need_a = _operand(a)
-    bv, b, need_b = _operand(b)
+    av, a, need_a = operand(a)
+    bv, b, need_b = operand(b)
     out = np.where(cond, av, bv)
     zero = np.zeros((), dtype=out.dtype)
     return make(out, (a, b),
@@ -297,13 +313,13 @@ def _extremum(a: Tensor, axis: Any, keepdims: bool, reduce: Any, op: str) -> Ten
 
 @primitive(method="max")
 def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Max over axis: routes the gradient to the maximum; k tied maxima receive 1/k of it each."""
+    """Max over axis. Local Jacobian: 1 at the maximum, 0 elsewhere (k tied maxima get 1/k each)."""
     return _extremum(a, axis, keepdims, np.maximum.reduce, "max")
 
 
 @primitive(method="min")
 def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Min over axis: routes the gradient to the minimum; k tied minima receive 1/k of it each."""
+    """Min over axis. Local Jacobian: 1 at the minimum, 0 elsewhere (k tied minima get 1/k each)."""
     return _extremum(a, axis, keepdims, np.minimum.reduce, "min")
 
 
@@ -311,7 +327,7 @@ def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 @primitive()
 def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | None = None) -> Tensor:
-    """Rows ``table[ids]``: output shape ids.shape + (d,). The gradient reaching the table is row-sparse.
+    """Rows ``table[ids]``, shape ids.shape + (d,). Local Jacobian: a row selection (g added to the rows of ids).
 
     With ``sparse=True`` (the default) the table's gradient is a ``RowSparseGrad``: the unique ids and the
     sum of the upstream gradients of their occurrences; ``sparse=False`` gives the dense (vocab x d) array,
@@ -346,7 +362,7 @@ def embedding(table: Tensor, ids: Any, sparse: bool = True, padding_idx: int | N
 
 @primitive()
 def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
-    """-log softmax(logits)[target] over the last axis; fused so its gradient is simply p - onehot.
+    """-log softmax(logits)[target] over the last axis. Local Jacobian: p - onehot (fused for that reason).
 
     ``targets`` are integer class ids of shape ``logits.shape[:-1]``. ``reduction`` is "mean" (over all
     positions), "sum", or "none" (one loss per position).

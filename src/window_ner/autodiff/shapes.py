@@ -15,6 +15,17 @@ from window_ner.autodiff.registry import exported, primitive
 from window_ner.autodiff.tensor import Tensor, make
 
 
+class ShapeError(ValueError):
+    """An op's operands have shapes that do not fit together."""
+
+
+def describe(node: Tensor | None, value: Any, role: str = "") -> str:
+    """An operand as an error names it: "layers.0.W (300, 275)" for a named tensor, else its role and shape."""
+    name = node.name if node is not None and node.name is not None else role
+    shape = str(tuple(np.shape(value)))
+    return f"{name} {shape}" if name else shape
+
+
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
@@ -23,12 +34,18 @@ def _as_tensor(x: Any) -> Tensor:
 def reshape(a: Tensor, shape: Sequence[int]) -> Tensor:
     """Same values, new shape. Local Jacobian: I (the gradient is reshaped back)."""
     old = a.shape
-    return make(a.data.reshape(shape), (a,), lambda g: (g.reshape(old),), "reshape")
+    try:
+        out = a.data.reshape(shape)
+    except ValueError:
+        wanted = tuple(shape) if isinstance(shape, Sequence) else (shape,)
+        raise ShapeError(f"reshape: {describe(a, a.data)} has {a.size} entries, so it cannot take the shape {wanted}") \
+            from None
+    return make(out, (a,), lambda g: (g.reshape(old),), "reshape")
 
 
 @primitive(method="transpose", varargs=True, attribute="T")
 def transpose(a: Tensor, axes: Sequence[int] = ()) -> Tensor:
-    """Permute axes (reverse them when none are given). The gradient takes the inverse permutation."""
+    """Permute axes (reverse them when none are given). Local Jacobian: a permutation (g is permuted back)."""
     axes = tuple(ax % a.ndim for ax in axes) or tuple(reversed(range(a.ndim)))
     inverse = tuple(int(i) for i in np.argsort(axes))
     return make(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),), "transpose")
@@ -64,7 +81,7 @@ def _is_advanced(index: Any) -> bool:
 
 @primitive(operator="__getitem__")
 def getitem(a: Tensor, index: Any) -> Tensor:
-    """a[index] with slices, integers and integer arrays. The gradient is scattered back; repeats add up."""
+    """a[index] (slices, integers, integer arrays). Local Jacobian: a selection (g scattered back, repeats add)."""
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, tuple):
@@ -85,16 +102,20 @@ def getitem(a: Tensor, index: Any) -> Tensor:
 
 @primitive()
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join along an existing axis. The gradient is split back at the same boundaries."""
+    """Join along an existing axis. Local Jacobians: [I 0 ...], [0 I ...], ... (g split at the same boundaries)."""
     tensors = [_as_tensor(t) for t in tensors]
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError:  # AxisError is a ValueError too
+        raise ShapeError(f"concat along axis {axis}: {', '.join(describe(t, t.data) for t in tensors)}: the tensors "
+                         f"need the same number of axes, and equal sizes on every axis but {axis}") from None
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return make(np.concatenate([t.data for t in tensors], axis=axis), tuple(tensors),
-                lambda g: tuple(np.split(g, bounds, axis=axis)), "concat")
+    return make(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=axis)), "concat")
 
 
 @primitive()
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join along a new axis. Each input receives its slice of the gradient."""
+    """Join along a new axis. Local Jacobians: selections (each input receives its slice of g)."""
     tensors = [_as_tensor(t) for t in tensors]
     out = np.stack([t.data for t in tensors], axis=axis)
     axis = axis % out.ndim

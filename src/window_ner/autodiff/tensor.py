@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import numbers
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -70,15 +71,28 @@ def _stable_order(ids: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
     return keys & ((1 << shift) - 1), keys >> shift
 
 
+def _unsupported(what: str) -> TypeError:
+    return TypeError(f"{what}: call .to_dense() for the full gradient array, or work on .values, the gradients "
+                     "of the rows listed in .rows")
+
+
+def _refuse(op: str) -> Callable[..., Any]:
+    def refuse(self: RowSparseGrad, *args: Any) -> Any:
+        raise _unsupported(f"{op} is not defined on a RowSparseGrad (+, -, and * or / by a number are)")
+
+    return refuse
+
+
 class RowSparseGrad:
     """Gradient of an embedding table: the unique rows touched and their summed gradients.
 
     ``rows`` are unique and sorted; ``values[i]`` is the gradient of row ``rows[i]``; every other row's
-    gradient is zero. Dense equivalent: ``to_dense()``.
+    gradient is zero. Dense equivalent: ``to_dense()``. It adds to and subtracts from arrays and other
+    row-sparse gradients and scales by a number, so ``L -= 0.1 * L.grad`` (in ``no_grad()``) changes only the
+    touched rows; anything else raises an error saying to call ``to_dense()``.
     """
 
     __slots__ = ("rows", "values", "shape")
-    __array_ufunc__ = None  # ``ndarray + RowSparseGrad`` must reach __radd__, not loop over elements
 
     def __init__(self, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
         self.rows = rows
@@ -140,8 +154,28 @@ class RowSparseGrad:
         """The gradient times ``factor``, in its own dtype."""
         return RowSparseGrad(self.rows, self.values * self.values.dtype.type(factor), self.shape)
 
+    def _factor(self, other: Any, op: str) -> Any:
+        """``other`` if it is a plain number (or 0-d array), else a TypeError saying what to call instead."""
+        if isinstance(other, numbers.Real) or (isinstance(other, (np.ndarray, np.generic)) and other.ndim == 0):
+            return other
+        raise _unsupported(f"a RowSparseGrad can be multiplied or divided ({op}) by a number, not by "
+                           f"{type(other).__name__!r}")
+
+    def __mul__(self, other: Any) -> RowSparseGrad:
+        return self.scale(self._factor(other, "*"))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> RowSparseGrad:
+        return self.scale(1 / self._factor(other, "/"))
+
+    def __neg__(self) -> RowSparseGrad:
+        return self.scale(-1)
+
     def __add__(self, other: RowSparseGrad | np.ndarray) -> RowSparseGrad | np.ndarray:
         if isinstance(other, RowSparseGrad):
+            if other.shape != self.shape:
+                raise ValueError(f"cannot add row-sparse gradients of shapes {self.shape} and {other.shape}")
             rows = np.concatenate((self.rows, other.rows))
             values = np.concatenate((self.values, other.values))
             return RowSparseGrad.from_ids(rows, values, self.shape)
@@ -150,6 +184,43 @@ class RowSparseGrad:
         return dense
 
     __radd__ = __add__
+
+    def __sub__(self, other: RowSparseGrad | np.ndarray) -> RowSparseGrad | np.ndarray:
+        return self + (-other)
+
+    def __rsub__(self, other: np.ndarray) -> np.ndarray:
+        return -self + other
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy's side of ``array + grad``, ``array - grad``, ``number * grad`` and ``array -= grad`` (which
+        changes only the touched rows); any other ufunc refuses, saying what to call instead."""
+        left, right = inputs if len(inputs) == 2 else (None, None)
+        if method == "__call__" and ufunc in (np.add, np.subtract) and right is self and isinstance(left, np.ndarray):
+            out = kwargs.get("out", ())
+            if kwargs.keys() == {"out"} and len(out) == 1 and out[0] is left:  # in place: the touched rows only
+                left[self.rows] = ufunc(left[self.rows], self.values)
+                return left
+            if not kwargs:
+                return self + left if ufunc is np.add else -self + left
+        if method == "__call__" and not kwargs and ufunc is np.multiply and (left is self or right is self):
+            return self * (left if right is self else right)
+        raise _unsupported(f"NumPy's {ufunc.__name__} is not defined on a RowSparseGrad (+, -, and * or / by a "
+                           "number are)")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise _unsupported("a RowSparseGrad is not an array")
+
+    __pow__ = __rpow__ = _refuse("**")
+    __matmul__ = __rmatmul__ = _refuse("@")
+    __rtruediv__ = _refuse("a number / RowSparseGrad")
+    __getitem__ = _refuse("indexing")
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes the class lacks: .sum(), .T, .reshape() of an ndarray, say
+        raise AttributeError(
+            f"a RowSparseGrad has no .{name}: it holds only the touched rows (.rows, .values); "
+            "call .to_dense() for the full array"
+        )
 
     def __repr__(self) -> str:
         return f"RowSparseGrad(shape={self.shape}, rows={self.rows.size}, dtype={self.values.dtype})"
@@ -165,7 +236,12 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 
 
 class Tensor:
-    """An ``np.ndarray`` (``.data``) with a gradient (``.grad``) and the graph that produced it."""
+    """An ``np.ndarray`` (``.data``) with a gradient (``.grad``) and the graph that produced it.
+
+    Python numbers and lists become float32, the training dtype (``Tensor(2.0).dtype`` is float32); a Python
+    number that an op meets takes the tensor's dtype (``t * 0.5`` keeps t's); NumPy arrays keep theirs. Pass
+    ``dtype=np.float64`` for a gradient check. ``name`` labels the tensor in pictures, traces and errors.
+    """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "name",
                  "__weakref__")
@@ -190,6 +266,15 @@ class Tensor:
             # the graph would not see the change (and a rebound name would drop a module's parameter)
             raise RuntimeError("in-place update of a tensor that takes part in a gradient: do it inside "
                                "no_grad(), as an optimiser step does, or write x = x - y for a new tensor")
+        if isinstance(other, RowSparseGrad):
+            if ufunc not in (np.add, np.subtract):
+                raise _unsupported(f"in-place {ufunc.__name__} by a RowSparseGrad is not defined (+= and -= are)")
+            if other.shape != self.shape:
+                raise ValueError(f"a row-sparse gradient of shape {other.shape} cannot update a tensor of shape "
+                                 f"{self.shape}")
+            # only the touched rows change; they are unique, so a fancy-index assignment loses no update
+            self.data[other.rows] = ufunc(self.data[other.rows], other.values)
+            return self
         ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data)
         return self
 
@@ -270,6 +355,7 @@ class Tensor:
             return rule(upstream)
 
         keep_then.retains = True
+        keep_then.rule = rule  # the op's own rule, which a trace may call again without touching .grad
         self._backward = keep_then
         return self
 
@@ -280,6 +366,14 @@ class Tensor:
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad})"
+
+
+def operand(x: Any) -> tuple[Any, Tensor | None, bool]:
+    """(value, graph node, needs a gradient) of an op's operand: ``(t.data, t, t.requires_grad)`` for a tensor,
+    ``(x, None, False)`` for a plain number or array (its parent slot in ``make`` is then None)."""
+    if isinstance(x, Tensor):
+        return x.data, x, x.requires_grad
+    return x, None, False
 
 
 def make(data: np.ndarray, parents: tuple[Tensor | None, ...], backward: BackwardRule, op: str) -> Tensor:

@@ -116,7 +116,12 @@ class Module:
             yield module
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) depth-first in attribute order, each once (a shared one: first name)."""
+        """(dotted name, parameter) depth-first in attribute order, each once (a shared one: first name).
+
+        A parameter without a ``name`` takes its dotted name here ("layers.0.W"), so pictures, traces and shape
+        errors call it that: the first module to list it names it, and building an optimiser, a state dict or
+        ``zero_grad`` on the whole model lists every parameter from the top.
+        """
         seen: set[int] = set()
         stack: list[Iterator[tuple[str, Any]]] = [iter(self._direct())]
         prefixes = [""]
@@ -131,6 +136,8 @@ class Module:
                 continue
             seen.add(id(value))
             if isinstance(value, Parameter):
+                if value.name is None:
+                    value.name = prefixes[-1] + name
                 yield prefixes[-1] + name, value
             else:
                 stack.append(iter(value._direct()))
