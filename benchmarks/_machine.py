@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 
 import numpy as np
 
@@ -34,3 +36,14 @@ def blas_name() -> str:
 def thread_settings() -> str:
     """The thread variables set for this run, as a command prefix ("" when none)."""
     return "".join(f"{k}={os.environ[k]} " for k in THREAD_VARIABLES if k in os.environ)
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it (these machines differ from session to session)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

@@ -22,7 +22,7 @@ from window_ner.ner.experiment import sample_corpus
 from window_ner.ner.inference.tagger import Tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import blas_name, usable_cores  # noqa: E402
+from _machine import blas_name, cpu_model, usable_cores  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -55,7 +55,8 @@ def main() -> None:
         p95 = ordered[int(0.95 * (len(ordered) - 1))]
         return (f"| {name} | {len(values)} | {statistics.median(values):.1f} | {p95:.1f} | {max(values):.1f} |")
 
-    print(f"\nMachine: {_cpu()}; {usable_cores()} usable cores, Python {platform.python_version()}, BLAS {blas_name()}")
+    print(f"\nMachine: {cpu_model()}; {usable_cores()} usable cores, Python {platform.python_version()}, "
+          f"BLAS {blas_name()}")
     print(f"Command: python {' '.join(sys.argv)}")
     print(f"Sentences from {source} ({entities} entities explained)\n")
     print("| what | sentences | median ms | p95 ms | max ms |")
@@ -63,16 +64,6 @@ def main() -> None:
     print(row("explain one sentence", explain_ms))
     print(row("explain, sentences with an entity", with_entities))
     print(row("tag one sentence (for scale)", tag_ms))
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from window_ner.ner.inference.records import chunked, read_records
 from window_ner.ner.inference.tagger import Tagger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import blas_name, usable_cores  # noqa: E402
+from _machine import blas_name, cpu_model, usable_cores  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 UNITS = {"KB": 1e3, "MB": 1e6, "GB": 1e9}
@@ -185,7 +185,7 @@ def main() -> None:
     machine = (f"{platform.processor() or platform.machine()}, {usable_cores()} usable cores, "
                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
                f"BLAS {blas_name()}")
-    model_name = _cpu_model()
+    model_name = cpu_model()
     print(f"\nMachine: {model_name}; {machine}\nCommand: python {' '.join(sys.argv)}\n")
     print("| input | run | tokens | seconds | tokens/s | of in-process | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
@@ -206,16 +206,6 @@ def run_dask(cli: list[str], text: Path, output: Path) -> tuple[float, int]:
         seconds, peak, _ = run_cli([*cli, "--input", str(text), "--dask", cluster.scheduler_address, "--output",
                                     str(output)], watch=workers)
     return seconds, peak
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -58,3 +59,25 @@ def test_no_entities_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     quiet = next(t for t in ("the cat sat on the mat .", "it was raining .", "no .") if not tagger(t))
     code, out, _ = run(capsys, "explain", "--model", multiclass_model().folder, quiet)
     assert code == 0 and out == "no entities found\n"
+
+
+def test_graph_draws_one_window_of_the_real_model(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    code, _, err = run(capsys, "explain", "--model", multiclass_model().folder, "--graph", tmp_path / "w.dot", TEXT)
+    dot = (tmp_path / "w.dot").read_text()
+    assert code == 0 and "w.dot" in err
+    config = multiclass_model().load().model.config
+    for name in ("words.weight", "features.caps.weight", f"layers.0.W ({config.hidden[0]}, {config.input_dim})",
+                 "head.U", "log p("):
+        assert name in dot
+    assert dot.count(" -> ") >= 10 and "norm" in dot  # edges carry the gradient that flowed along them
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)")
+def test_graph_as_svg(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    code, _, _ = run(capsys, "explain", "--model", multiclass_model().folder, "--graph", tmp_path / "w.svg", TEXT)
+    assert code == 0 and (tmp_path / "w.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_graph_to_an_unknown_format_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    code, _, err = run(capsys, "explain", "--model", multiclass_model().folder, "--graph", tmp_path / "w.gif", TEXT)
+    assert code == 2 and "--graph" in err and len(err.strip().splitlines()) == 1

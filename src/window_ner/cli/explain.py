@@ -122,16 +122,17 @@ def _number(value: float | None, sign: bool = True) -> str:
 
 
 def _draw(tagger: Tagger, text: str, path: Path, explanations: list[Explanation]) -> None:
+    from window_ner.autodiff.graph import GraphvizError, render
+    from window_ner.files import open_atomic
     from window_ner.ner.inference.explain import window_graph
 
     dot = window_graph(tagger, text, explanations[0] if explanations else None)
     if path.suffix == ".dot":
-        from window_ner.files import open_atomic
-
         with open_atomic(path, "w", encoding="utf-8") as handle:
             handle.write(dot)
     else:
-        from window_ner.autodiff.graph import render
-
-        render(dot, path)
+        try:
+            render(dot, path)
+        except (GraphvizError, ValueError) as error:
+            raise InputError(f"--graph {path}: {error}") from None
     print(f"window-ner: wrote the graph of one window to {path}", file=sys.stderr)

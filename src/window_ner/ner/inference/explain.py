@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from window_ner.autodiff import Tensor, no_grad
+from window_ner.autodiff import Tensor, no_grad, to_dot, trace
 from window_ner.errors import InputError
 from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.labels import SchemeLabels
@@ -41,7 +41,7 @@ from window_ner.ner.model.classifier import WindowClassifier
 if TYPE_CHECKING:
     from window_ner.ner.inference.tagger import Tagger
 
-__all__ = ["Explanation", "WordEffect", "FeatureEffect", "explain", "constant_model"]
+__all__ = ["Explanation", "WordEffect", "FeatureEffect", "explain", "constant_model", "window_graph"]
 
 Span = tuple[int, int] | tuple[int, int, str]
 
@@ -277,3 +277,39 @@ def _entity(words: list[str], bounds: list[tuple[int, int]], text: str | None, s
     first, last = bounds[start][0], bounds[end - 1][1]
     return Entity(text[first:last], label, first, last, score)
 
+
+
+def window_graph(tagger: Tagger, text_or_tokens: str | Sequence[str], explanation: Explanation | None) -> str:
+    """DOT text of the computation graph of one window of the real model, traced through its backward
+    pass: the window of the explained entity's first token (else the first token), from the word and
+    feature tables to log p(tag), each edge labelled with the gradient that flowed back along it."""
+    if isinstance(text_or_tokens, str):
+        sentences = tokenize(text_or_tokens)
+        spans = [[(token.start, token.end) for token in sentence.tokens] for sentence in sentences]
+        words = [sentence.words for sentence in sentences]
+    else:
+        words = [list(text_or_tokens)]
+        spans = [[(i, i + 1) for i in range(len(text_or_tokens))]]
+    if not words:
+        raise InputError("nothing to draw: the text has no tokens")
+    where = (0, 0)
+    if explanation is not None:
+        where = next((k, i) for k, sentence in enumerate(spans) for i, span in enumerate(sentence)
+                     if span[0] == explanation.entity.start)
+    data = tagger.encoder.encode([words[where[0]]])
+    position = slice(where[1], where[1] + 1)
+    tag = (int(np.flatnonzero([t == explanation.tags[0] for t in tagger.encoder.tags])[0]) if explanation
+           else int(tagger.log_probs(data)[where[1]].argmax()))
+    # a copy sharing the arrays but with gradients of its own: the tagger's parameters get no .grad
+    parameters = list(tagger.model.parameters())
+    model = copy.deepcopy(tagger.model, memo={id(p.data): p.data for p in parameters})
+    for parameter in model.parameters():
+        parameter.requires_grad = True
+    log_probs = model.head.log_prob_tensor(model(*data.inputs(position)))
+    chosen = np.zeros(log_probs.shape, dtype=log_probs.dtype)
+    chosen[0, tag] = 1
+    log_prob = (log_probs * chosen).sum()
+    with trace(model.named_parameters()) as recording:
+        log_prob.backward()
+    return to_dot(recording, names={f"log p({tagger.encoder.tags[tag]} | window of {words[where[0]][where[1]]!r})":
+                                    log_prob})
