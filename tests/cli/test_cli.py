@@ -23,7 +23,7 @@ from window_ner.ner.experiment import sample_corpus
 from window_ner.ner.inference.tagger import MODEL_FILE
 
 TEXT = "Maria Lopez met officials of the United Nations in Geneva on Monday."
-COMMANDS = ("train", "evaluate", "tag", "explain", "plot", "demo")
+COMMANDS = ("train", "evaluate", "tag", "explain", "plot", "serve", "demo")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

@@ -12,14 +12,14 @@ import traceback
 from collections.abc import Sequence
 
 from window_ner import __version__
-from window_ner.cli import demo, evaluate, explain, plot, tag, train
+from window_ner.cli import demo, evaluate, explain, plot, serve, tag, train
 from window_ner.cli._common import Formatter, Parser
 from window_ner.errors import InputError
 from window_ner.ner.inference.bulk import WorkerDied
 
 __all__ = ["build_parser", "main", "COMMANDS"]
 
-COMMANDS = (train, evaluate, tag, explain, plot, demo)  # each: add_parser(commands) setting its handler
+COMMANDS = (train, evaluate, tag, explain, plot, serve, demo)  # each: add_parser(commands) setting its handler
 
 EXAMPLES = """\
 examples:
