@@ -81,3 +81,21 @@ def test_graph_as_svg(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
 def test_graph_to_an_unknown_format_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     code, _, err = run(capsys, "explain", "--model", multiclass_model().folder, "--graph", tmp_path / "w.gif", TEXT)
     assert code == 2 and "--graph" in err and len(err.strip().splitlines()) == 1
+
+
+def test_stdin_that_is_not_utf8_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Paris \xff is big")))
+    code, _, err = run(capsys, "explain", "--model", multiclass_model().folder, "-")
+    assert code == 2 and "not UTF-8" in err and "byte 7" in err
+
+
+def test_stdin_text_is_explained(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode())))
+    code, out, _ = run(capsys, "explain", "--model", multiclass_model().folder, "--format", "jsonl", "-")
+    assert code == 0 and len(out.splitlines()) == len(multiclass_model().load()(TEXT))

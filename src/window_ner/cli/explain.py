@@ -61,7 +61,7 @@ def _span(text: str) -> tuple[int, int] | tuple[int, int, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = _stdin() if args.text == "-" else _utf8(args.text)
     if not text.strip():
         raise InputError("nothing to explain: the text is empty")
     tagger = Tagger.load(args.model)
@@ -76,6 +76,24 @@ def run(args: argparse.Namespace) -> int:
     if args.graph is not None:
         _draw(tagger, text, args.graph, explanations)
     return 0
+
+
+def _stdin() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"standard input is not UTF-8 text (byte {error.start + 1} is {data[error.start]:#04x}); "
+                         "convert it to UTF-8") from None
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # bytes that are not UTF-8 reach argv as lone surrogates
+        raise InputError(f"the TEXT argument is not UTF-8 text (a byte that is not UTF-8 at character "
+                         f"{error.start + 1}); convert it to UTF-8, or pass it on stdin with '-'") from None
+    return text
 
 
 def write_text(explanations: list[Explanation], out: IO[str], colour: bool) -> None:

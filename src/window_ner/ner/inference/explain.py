@@ -119,6 +119,8 @@ def explain(tagger: Tagger, text_or_tokens: str | Sequence[str], spans: Sequence
     ids, tags, _ = tagger._decode(data)
     log_probs = tagger.log_probs(data)
     model = _constant(tagger)
+    if spans is not None:
+        _check_spans_inside(spans, bounds)
     out = []
     for k, (first, last) in enumerate(zip(data.starts[:-1], data.starts[1:], strict=True)):
         chosen = (_predicted(tags[k], ids[first:last]) if spans is None
@@ -171,6 +173,15 @@ def _chosen(tagger: Tagger, spans: Sequence[Span], bounds: list[tuple[int, int]]
         best = max(options, key=lambda o: log_probs[np.arange(start, end), o[1]].sum())
         out.append((start, end, best[0], best[1]))
     return out
+
+
+def _check_spans_inside(spans: Sequence[Span], bounds: list[list[tuple[int, int]]]) -> None:
+    """Refuse a span that starts or ends outside every sentence's tokens (it would explain nothing)."""
+    for span in spans:
+        first, last = int(span[0]), int(span[1])
+        if not any(sentence and first >= sentence[0][0] and last <= sentence[-1][1] for sentence in bounds):
+            raise InputError(f"the span {first}-{last} is not inside one sentence of the text: give the offsets "
+                             "of its first and last token")
 
 
 def _span_ids(labels: Any, length: int, label: str) -> np.ndarray:
