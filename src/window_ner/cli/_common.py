@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from window_ner.errors import InputError
+
 
 def number(kind: type, low: float, high: float = math.inf, low_open: bool = False) -> Callable[[str], Any]:
     """An argparse type: a ``kind`` number from ``low`` (excluded if ``low_open``) up to ``high`` (excluded),
@@ -69,3 +71,14 @@ def json_line(value: Any) -> str:
     """``value`` as one line of JSON, with every control character escaped (as :func:`visible`)."""
     line = json.dumps(value, ensure_ascii=False)
     return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", line)  # json.dumps leaves DEL, C1 and bidi raw
+
+
+def utf8_argument(text: str, instead: str) -> str:
+    """A TEXT argument, refused in one line when it is not UTF-8 (such bytes reach argv as lone surrogates);
+    ``instead`` says how else to pass it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(f"the TEXT argument is not UTF-8 text (a byte that is not UTF-8 at character "
+                         f"{error.start + 1}); convert it to UTF-8, or pass it {instead}") from None
+    return text

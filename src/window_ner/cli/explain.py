@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from window_ner.cli._common import Formatter, json_line, visible
+from window_ner.cli._common import Formatter, json_line, utf8_argument, visible
 from window_ner.errors import InputError
 from window_ner.ner.inference.explain import Explanation
 from window_ner.ner.inference.tagger import Tagger
@@ -61,7 +61,7 @@ def _span(text: str) -> tuple[int, int] | tuple[int, int, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    text = _stdin() if args.text == "-" else _utf8(args.text)
+    text = _stdin() if args.text == "-" else utf8_argument(args.text, "on stdin with '-'")
     if not text.strip():
         raise InputError("nothing to explain: the text is empty")
     tagger = Tagger.load(args.model)
@@ -85,15 +85,6 @@ def _stdin() -> str:
     except UnicodeDecodeError as error:
         raise InputError(f"standard input is not UTF-8 text (byte {error.start + 1} is {data[error.start]:#04x}); "
                          "convert it to UTF-8") from None
-
-
-def _utf8(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:  # bytes that are not UTF-8 reach argv as lone surrogates
-        raise InputError(f"the TEXT argument is not UTF-8 text (a byte that is not UTF-8 at character "
-                         f"{error.start + 1}); convert it to UTF-8, or pass it on stdin with '-'") from None
-    return text
 
 
 def write_text(explanations: list[Explanation], out: IO[str], colour: bool) -> None:

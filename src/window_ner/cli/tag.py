@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from window_ner.cli._common import COUNT, Formatter, json_line, visible
+from window_ner.cli._common import COUNT, Formatter, json_line, utf8_argument, visible
 from window_ner.errors import InputError
 from window_ner.ner.data.conll import Sentence, read_conll, write_conll
 from window_ner.ner.data.tokenize import tokenize
@@ -158,12 +158,7 @@ def _record_format(args: argparse.Namespace) -> str:
 
 
 def _argument(text: str) -> Record:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:  # bytes that are not UTF-8 reach argv as lone surrogates
-        raise InputError(f"the TEXT argument is not UTF-8 text (a byte that is not UTF-8 at character "
-                         f"{error.start + 1}); convert it to UTF-8, or pass it with --input FILE") from None
-    return Record(1, text)
+    return Record(1, utf8_argument(text, "with --input FILE"))
 
 
 def _good(records: Iterator[Record | BadRecord], bad: list[BadRecord], skip: bool) -> Iterator[Record]:
