@@ -368,6 +368,37 @@ for _label, _shape, _axis in (("(2,3) axis -1", (2, 3), -1), ("(2,3) axis 0", (2
     add_case("softmax", _label, lambda a, ax=_axis: functional.softmax(a, ax), (smooth(_shape) * 2,),
              lambda v, ax=_axis: np.exp(v - _logsumexp_reference(v, ax, True)))
 
+# ------------------------------------------------------------------ character convolution
+
+
+def _unfold_reference(v: np.ndarray, width: int) -> np.ndarray:
+    steps = v.shape[-2] - width + 1
+    return np.concatenate([v[..., j:j + steps, :] for j in range(width)], axis=-1)
+
+
+for _label, _shape, _width in (("(5,2) width 3", (5, 2), 3), ("(2,6,3) width 2", (2, 6, 3), 2),
+                               ("(2,3,4,2) width 3", (2, 3, 4, 2), 3), ("(4,3) width 1", (4, 3), 1),
+                               ("(3,2) width = length", (3, 2), 3)):
+    add_case("unfold", _label, lambda a, w=_width: ops.unfold(a, w), (smooth(_shape),),
+             lambda v, w=_width: _unfold_reference(v, w))
+add_case("unfold", "then @ convolves", lambda a, w: ops.unfold(a, 3) @ w, (smooth((2, 6, 3)), smooth((9, 4))),
+         lambda v, w: _unfold_reference(v, 3) @ w)
+
+
+def _masked_max_reference(v: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask[..., None], v, -np.inf).max(axis=-2)
+
+
+_LENGTHS = np.array([[4, 1, 2], [3, 4, 1]])  # true positions per row: a word's length
+_WORD_MASK = np.arange(4) < _LENGTHS[..., None]  # (2, 3, 4)
+for _label, _shape, _mask in (("(4,3) all true", (4, 3), np.ones(4, dtype=bool)),
+                              ("(4,3) first two", (4, 3), np.array([True, True, False, False])),
+                              ("(2,3,4,5) word lengths", (2, 3, 4, 5), _WORD_MASK),
+                              ("(3,2,2) one true each", (3, 2, 2), np.array([[True, False], [False, True],
+                                                                             [True, False]]))):
+    add_case("masked_max", _label, lambda a, m=_mask: ops.masked_max(a, m), (distinct(_shape),),
+             lambda v, m=_mask: _masked_max_reference(v, m))
+
 ALL_CASES: list[Case] = [case for cases in CASES.values() for case in cases]
 
 

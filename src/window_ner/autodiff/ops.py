@@ -402,4 +402,53 @@ def softmax_cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean")
     return make(out, (logits,), rule, "softmax_cross_entropy")
 
 
+# ----------------------------------------------------------------------------- character convolution
+
+@primitive()
+def unfold(x: Tensor, width: int) -> Tensor:
+    """Windows of ``width`` rows along axis -2: (..., L, d) -> (..., L - width + 1, width * d), im2col for a 1-D
+    convolution (then ``unfold(x, w) @ W`` convolves). Local Jacobian: a selection (overlapping windows add up).
+    """
+    xv = x.data
+    if xv.ndim < 2 or not 1 <= width <= xv.shape[-2]:
+        rows = xv.shape[-2] if xv.ndim >= 2 else 0
+        raise ShapeError(f"unfold: {describe(x, xv)} needs at least 2 axes and a width in [1, {rows}], not {width}")
+    length, dim = xv.shape[-2:]
+    steps = length - width + 1
+    windows = np.lib.stride_tricks.sliding_window_view(xv, width, axis=-2)  # (..., steps, d, width)
+    out = np.ascontiguousarray(np.swapaxes(windows, -1, -2)).reshape(*xv.shape[:-2], steps, width * dim)
+
+    def rule(g: np.ndarray) -> tuple:
+        parts = g.reshape(*g.shape[:-1], width, dim)
+        grad = np.zeros(xv.shape, dtype=g.dtype)
+        for j in range(width):  # window offset j read rows j .. j + steps - 1
+            grad[..., j:j + steps, :] += parts[..., j, :]
+        return (grad,)
+
+    return make(out, (x,), rule, "unfold")
+
+
+@primitive()
+def masked_max(x: Tensor, mask: Any) -> Tensor:
+    """Max over axis -2 of x (..., T, F) among the positions where ``mask`` (..., T) is true (each row needs one).
+    Local Jacobian: 1 at each feature's winning position, 0 elsewhere (max routes the gradient; first of ties)."""
+    xv = x.data
+    keep = np.asarray(_value(mask), dtype=bool)
+    if keep.shape != xv.shape[:-1]:
+        raise ShapeError(f"masked_max: the mask {keep.shape} must have the shape of {describe(x, xv)} without its "
+                         "last axis")
+    if not keep.any(axis=-1).all():
+        raise ValueError("masked_max: every row of the mask needs at least one true position")
+    masked = np.where(keep[..., None], xv, np.array(-np.inf, dtype=xv.dtype))
+    winners = np.expand_dims(masked.argmax(axis=-2), -2)  # (..., 1, F)
+    out = np.take_along_axis(masked, winners, axis=-2)[..., 0, :]
+
+    def rule(g: np.ndarray) -> tuple:
+        grad = np.zeros(xv.shape, dtype=g.dtype)
+        np.put_along_axis(grad, winners, np.expand_dims(g, -2), axis=-2)
+        return (grad,)
+
+    return make(out, (x,), rule, "masked_max")
+
+
 __all__ = list(exported(__name__, "window_ner.autodiff.shapes"))

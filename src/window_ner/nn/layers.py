@@ -47,14 +47,15 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table ``weight`` (num_embeddings, embedding_dim): ids -> rows, with a row-sparse gradient.
 
-    ``weight`` starts N(0, 1) (as torch). The ``padding_idx`` row starts at zero, and its occurrences pass
-    no gradient (the row is left out of the gradient), so no optimiser moves it (except weight decay on a
-    dense gradient, if you make that row non-zero yourself).
+    ``weight`` starts N(0, std^2), N(0, 1) by default (as torch). The ``padding_idx`` row starts at zero, and
+    its occurrences pass no gradient (the row is left out of the gradient), so no optimiser moves it (except
+    weight decay on a dense gradient, if you make that row non-zero yourself).
     ``sparse=False`` gives a dense (num x dim) gradient instead (slower: for comparison).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 rng: np.random.Generator | int | None = None, dtype: Any = np.float32, sparse: bool = True):
+                 rng: np.random.Generator | int | None = None, dtype: Any = np.float32, sparse: bool = True,
+                 std: float = 1.0):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
@@ -63,7 +64,7 @@ class Embedding(Module):
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
         self.sparse = bool(sparse)
-        weight = init.normal((num_embeddings, embedding_dim), _generator(rng), dtype=dtype)
+        weight = init.normal((num_embeddings, embedding_dim), _generator(rng), std=std, dtype=dtype)
         if padding_idx is not None:
             weight[padding_idx] = 0
         self.weight = Parameter(weight)
