@@ -182,7 +182,11 @@ class Tagger:
         """Decoded tag ids of every token, output tags per sentence, and each token's probability."""
         log_probs = self.log_probs(data)
         ids = self.decode_ids(log_probs, data.starts)
-        probs = np.exp(log_probs[np.arange(len(ids)), ids])
+        entity_scores = getattr(self.model.head, "entity_scores", None)
+        if entity_scores is not None:  # a CRF's tokens carry their whole entity's probability (see _entities)
+            probs = entity_scores(log_probs, data.starts, ids)
+        else:
+            probs = np.exp(log_probs[np.arange(len(ids)), ids])
         names = self._output_tags[ids]
         tags, confidences = [], []
         for first, last in zip(data.starts[:-1], data.starts[1:], strict=True):
@@ -257,8 +261,12 @@ class Tagger:
                   text: str | None, offset: int = 0) -> list[Entity]:
         entities = []
         for start, end, label in tagging.spans(tags):  # a binary model's bare tags ("LOC") read as I- tags
-            # The per-token model's probability of the whole span: the product over its tokens.
-            score = float(np.prod(confidence[start:end], dtype=np.float64))
+            # The per-token model's probability of the whole span: the product over its tokens; a head with
+            # entity_scores (a CRF) gives every token of the span the span's own probability.
+            if hasattr(self.model.head, "entity_scores"):
+                score = float(confidence[start])
+            else:
+                score = float(np.prod(confidence[start:end], dtype=np.float64))
             if text is None:
                 entities.append(Entity(" ".join(tokens[start:end]), label, start, end, score))
             else:

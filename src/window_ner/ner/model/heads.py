@@ -19,13 +19,15 @@ import numpy as np
 from window_ner import nn
 from window_ner.autodiff import Tensor, linear, log_softmax, logsumexp, stack
 from window_ner.errors import InputError
+from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.labels import Labels, SchemeLabels, TypeLabels
 from window_ner.ner.data.tags import SCHEMES
 from window_ner.ner.data.vocab import RESERVED
-from window_ner.ner.model.decode import Decoder
+from window_ner.ner.model import crf
+from window_ner.ner.model.decode import Decoder, viterbi_batch
 from window_ner.registry import Registry
 
-__all__ = ["HEADS", "Head", "SoftmaxHead", "BinaryHead", "DECODERS", "BINARY_LOSSES"]
+__all__ = ["HEADS", "Head", "SoftmaxHead", "BinaryHead", "CRFHead", "DECODERS", "BINARY_LOSSES"]
 
 DECODERS = ("viterbi", "argmax")
 BINARY_LOSSES = ("logistic", "max-margin")
@@ -220,3 +222,117 @@ class BinaryHead(Head):
     @property
     def valid_sequences(self) -> bool:
         return True  # any sequence of O and T is valid IO
+
+
+@HEADS.register("crf")
+class CRFHead(SoftmaxHead):
+    """Emission scores ``U h + c`` per token and learned transition, start and end scores: a linear-chain CRF
+    trained on Collobert et al. (2011)'s sentence-level log-likelihood; decoding by Viterbi over the paths
+    the scheme allows (its forbidden moves are -inf in the loss, the marginals and decoding alike)."""
+
+    name = "crf"
+    batching = "sentences"
+
+    @dataclass
+    class Options(SoftmaxHead.Options):
+        """scheme: the tags the model predicts (output is IOB2); decode: viterbi (its only way; the option
+        exists because the train command passes one to every entity head)."""
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.decode != "viterbi":
+                raise InputError(f"the crf head decodes by Viterbi with its transition scores, not {self.decode!r}")
+
+    def __init__(self, fan_in: int, labels: Labels, options: Options, rng: np.random.Generator,
+                 dtype: Any = np.float32):
+        super().__init__(fan_in, labels, options, rng, dtype)  # the emissions U h + c, as the softmax head's
+        n_tags = len(labels.tags)
+        self.transitions = nn.Parameter(np.zeros((n_tags, n_tags), dtype=dtype))
+        self.start = nn.Parameter(np.zeros(n_tags, dtype=dtype))
+        self.end = nn.Parameter(np.zeros(n_tags, dtype=dtype))
+        self.allowed = tagging.allowed_transitions(labels.tags, labels.scheme)
+        self.allowed_start = tagging.allowed_starts(labels.tags, labels.scheme)
+        self.allowed_end = tagging.allowed_ends(labels.tags, labels.scheme)
+
+    def loss(self, scores: Tensor, targets: np.ndarray, batch: Any = None) -> Tensor:
+        """Mean over the batch's sentences of log Z - s(gold path) (the forward algorithm, in the engine)."""
+        if batch is None or batch.mask is None:
+            raise InputError("the crf head trains on whole sentences: use batching 'sentences' (the head's own "
+                             "choice; leave --batching out)")
+        lengths = batch.mask.sum(axis=1)
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        return crf.nll(scores, bounds, targets, self.transitions, self.start, self.end,
+                       (self.allowed, self.allowed_start, self.allowed_end))
+
+    # log_prob_tensor stays the softmax head's log softmax of the emissions: it shifts every token's scores by
+    # one constant, which changes no path's probability, so decoding, marginals and spans may start from it.
+
+    def chain(self) -> crf.Chain:
+        """The learned scores with -inf where the scheme forbids a move, start or end."""
+        return crf.Chain(np.where(self.allowed, self.transitions.data, -np.inf),
+                         np.where(self.allowed_start, self.start.data, -np.inf),
+                         np.where(self.allowed_end, self.end.data, -np.inf))
+
+    def decode(self, log_probs: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """The best path of each sentence under the learned scores and the scheme's mask."""
+        return viterbi_batch(log_probs, bounds, self.allowed, self.allowed_start, self.allowed_end,
+                             transition_scores=self.transitions.data, start_scores=self.start.data,
+                             end_scores=self.end.data)
+
+    def marginals(self, log_probs: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """p(y_t = j) for every token and tag (n_tokens, n_tags), by forward-backward."""
+        return crf.marginals(log_probs, bounds, self.chain())
+
+    def span_probabilities(self, log_probs: np.ndarray, bounds: np.ndarray,
+                           spans: Sequence[tuple[int, int, int, str]]) -> np.ndarray:
+        """p(the entity is exactly tokens start..end-1 of type label) for each ``(sentence, start, end, label)``
+        (token indices within the sentence): the paths with the span's tags there (and, in IOB2, no I- of the
+        type right after it), over Z."""
+        return np.exp(self._span_log_probs(log_probs, bounds, spans))
+
+    def _span_log_probs(self, log_probs: np.ndarray, bounds: np.ndarray, spans: Sequence[tuple[int, int, int, str]],
+                        lattice: crf.Lattice | None = None) -> np.ndarray:
+        bounds = np.asarray(bounds, dtype=np.int64)
+        n_tags = len(self.labels.tags)
+        index = {tag: i for i, tag in enumerate(self.labels.tags)}
+        tags = np.zeros(len(log_probs), dtype=np.int64)
+        starts, ends = np.zeros(len(spans), np.int64), np.zeros(len(spans), np.int64)
+        next_allowed = np.ones((len(spans), n_tags), dtype=bool)
+        for k, (sentence, start, end, label) in enumerate(spans):
+            first = int(bounds[sentence])
+            if not 0 <= start < end <= bounds[sentence + 1] - first:
+                raise InputError(f"span ({start}, {end}) does not fit sentence {sentence} of "
+                                 f"{bounds[sentence + 1] - first} tokens")
+            names = tagging.from_spans([(0, end - start, label)], end - start, self.labels.scheme)
+            if any(name not in index for name in names):
+                raise InputError(f"the model has no tags for the type {label!r} (its tags: {', '.join(index)})")
+            tags[first + start:first + end] = [index[name] for name in names]
+            starts[k], ends[k] = first + start, first + end
+            inside = index.get(f"I-{label}")
+            if self.labels.scheme == "IOB2" and inside is not None:  # else the entity would go on
+                next_allowed[k, inside] = False
+        return crf.span_log_probs(log_probs, bounds, self.chain(), starts, ends, tags, next_allowed, lattice)
+
+    def entity_scores(self, log_probs: np.ndarray, bounds: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Per token of the decoded ``ids``: its entity's probability (see :meth:`span_probabilities`) inside
+        an entity, its tag's marginal probability outside; the tagger's entity scores."""
+        bounds = np.asarray(bounds, dtype=np.int64)
+        lattice = crf.forward_backward(log_probs, bounds, self.chain())
+        n_tokens = len(ids)
+        scores = np.exp(lattice.alpha[np.arange(n_tokens), ids] + lattice.beta[np.arange(n_tokens), ids]
+                        - lattice.log_z[lattice.sentence])
+        names = np.asarray(self.labels.tags, dtype=object)[ids]
+        spans = []
+        for sentence, (first, last) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            spans.extend((sentence, start, end, label)
+                         for start, end, label in tagging.spans(names[first:last].tolist()))
+        if spans:
+            probabilities = np.exp(self._span_log_probs(log_probs, bounds, spans, lattice))
+            for (sentence, start, end, _), probability in zip(spans, probabilities, strict=True):
+                scores[bounds[sentence] + start:bounds[sentence] + end] = probability
+        return scores
+
+    @property
+    def valid_sequences(self) -> bool:
+        return True
+
