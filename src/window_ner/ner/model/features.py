@@ -239,3 +239,5 @@ def make_feature(name: str, token_lists: Sequence[Sequence[str]] = (), min_count
 def feature_from_dict(data: dict[str, Any]) -> Feature:
     """The feature saved by its ``to_dict()``."""
     return FEATURES.get(data.get("type")).from_dict(data)
+
+from window_ner.ner.model import chars as _chars  # noqa: E402, F401  (registers "chars")
