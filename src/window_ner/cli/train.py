@@ -50,6 +50,9 @@ def _data_options(data: Any) -> None:
                       "without it word vectors start random")
     data.add_argument("--out", type=Path, default=Path("runs/model"),
                       help="output folder: model.safetensors, metrics.jsonl, predictions")
+    data.add_argument("--gazetteer", type=Path, metavar="FILE",
+                      help="phrases for the gazetteer feature, one 'TYPE<TAB>phrase' line each "
+                      "(tools/build_gazetteer.py builds one); saved in the model file")
     data.add_argument("--token-column", type=int, default=0, help="column of the tokens")
     data.add_argument("--tag-column", type=int, default=-1, help="column of the NER tags")
 
@@ -146,7 +149,7 @@ def experiment(args: argparse.Namespace) -> Experiment:
                              schedule=args.schedule, lr_decay=args.lr_decay, patience=args.patience,
                              seed=args.seed, batching=args.batching or ""),
         head=head, head_options=head_options, token_column=args.token_column, tag_column=args.tag_column,
-        progress=not args.no_progress, epoch_lines=True,
+        progress=not args.no_progress, epoch_lines=True, gazetteer=args.gazetteer,
     )
 
 

@@ -31,6 +31,7 @@ from window_ner.ner.data.vectors import load_vectors, vocab_matrix
 from window_ner.ner.inference.tagger import MODEL_FILE, Tagger
 from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
+from window_ner.ner.model.gazetteer import GAZETTEER, check_gazetteer_option, read_gazetteer
 from window_ner.ner.model.heads import HEADS, SoftmaxHead
 from window_ner.ner.training.loop import TrainConfig, TrainLogs, train
 
@@ -54,12 +55,14 @@ class Experiment:
     tag_column: int = -1
     progress: bool = True  # the progress bar (on a terminal)
     epoch_lines: bool | None = None  # one line per epoch on stderr; None: as progress
+    gazetteer: Path | None = None  # TYPE<TAB>phrase lines for the gazetteer feature
 
     def __post_init__(self) -> None:
         options = HEADS.get(self.head).Options
         if not isinstance(self.head_options, options):
             raise InputError(f"the {self.head} head takes {options.__qualname__}, not "
                              f"{type(self.head_options).__qualname__}")
+        check_gazetteer_option(self.model.features, self.gazetteer)
 
 
 @dataclass
@@ -98,6 +101,9 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
     encoder = Encoder.build([s.tokens for s in splits.train], labels, window=exp.model.window,
                             feature_names=exp.model.features,
                             extra_words=vectors.words if vectors is not None else None)
+    if exp.gazetteer is not None:  # its phrases come from the file, not from the training tokens
+        gazetteer = read_gazetteer(exp.gazetteer)
+        encoder.features = {name: gazetteer if name == GAZETTEER else f for name, f in encoder.features.items()}
     config = ModelConfig.from_options(exp.model, vocab_size=len(encoder.vocab),
                                       feature_sizes=encoder.feature_sizes,
                                       word_dim=vectors.dim if vectors is not None else exp.model.word_dim,

@@ -51,6 +51,14 @@ def _feature_windows(ids: np.ndarray, starts: np.ndarray, size: int) -> np.ndarr
     return padded[positions]
 
 
+def _feature_ids(feature: Feature, tokens: list[str], bounds: np.ndarray) -> np.ndarray:
+    """A feature's ids for all tokens; one that looks across tokens (``ids_by_sentence``) gets them per sentence."""
+    by_sentence = getattr(feature, "ids_by_sentence", None)
+    if by_sentence is None:
+        return feature.ids(tokens)
+    return by_sentence([tokens[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)])
+
+
 class Encoder:
     """Turns token lists into windows of word and feature ids, and gold tags into target ids."""
 
@@ -78,9 +86,9 @@ class Encoder:
         tokens = [token if token.isascii() else canonical_word(token) for sentence in sentences for token in sentence]
         word_ids = self.vocab.lookup(tokens)
         word_windows = windows(word_ids, starts, self.window, left_pad=BOS, right_pad=EOS)
-        feature_windows = {name: _feature_windows(feature.ids(tokens), starts, self.window)
-                           for name, feature in self.features.items()}
         bounds = np.append(starts, len(word_ids)).astype(np.int64)
+        feature_windows = {name: _feature_windows(_feature_ids(feature, tokens, bounds), starts, self.window)
+                           for name, feature in self.features.items()}
         if gold is None:
             targets = np.full(len(word_ids), -1, dtype=np.int64)
         else:
