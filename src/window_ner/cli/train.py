@@ -112,6 +112,9 @@ def _optimisation_options(opt: Any) -> None:
                      help="max gradient norm (0: no clipping)")
     opt.add_argument("--seed", type=NON_NEGATIVE_INT, default=train_defaults.seed,
                      help="seed for initialisation, shuffling and dropout")
+    opt.add_argument("--final", action="store_true",
+                     help="after the usual run, train the final model on train + dev for the epoch count dev "
+                     "chose, into OUT/final; its test F1 is reported apart (results.json: 'final')")
     opt.add_argument("--no-progress", action="store_true",
                      help="no progress bar (the line per epoch stays)")
 
@@ -149,7 +152,7 @@ def experiment(args: argparse.Namespace) -> Experiment:
                              schedule=args.schedule, lr_decay=args.lr_decay, patience=args.patience,
                              seed=args.seed, batching=args.batching or ""),
         head=head, head_options=head_options, token_column=args.token_column, tag_column=args.tag_column,
-        progress=not args.no_progress, epoch_lines=True, gazetteer=args.gazetteer,
+        progress=not args.no_progress, epoch_lines=True, gazetteer=args.gazetteer, final=args.final,
     )
 
 

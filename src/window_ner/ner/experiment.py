@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,6 +56,7 @@ class Experiment:
     progress: bool = True  # the progress bar (on a terminal)
     epoch_lines: bool | None = None  # one line per epoch on stderr; None: as progress
     gazetteer: Path | None = None  # TYPE<TAB>phrase lines for the gazetteer feature
+    final: bool = False  # then train on train + dev for the best epoch count, into out/final (see _final)
 
     def __post_init__(self) -> None:
         options = HEADS.get(self.head).Options
@@ -184,11 +185,51 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
         print(f"\n{name} ({what}):\n{report.text()}", file=log)
         if exp.out is not None:
             write_conll(exp.out / f"{name}.predictions.conll", sents, predicted)
+    if exp.final:
+        results["final"] = _final(exp, splits, results["best_epoch"], log)
     results["seconds"] = round(time.perf_counter() - began, 1)
     if exp.out is not None:
         with open_atomic(exp.out / "results.json", "w", encoding="utf-8") as f:
             f.write(json.dumps(results, indent=2) + "\n")
     return results, tagger
+
+
+def _final(exp: Experiment, splits: _Splits, epochs: int, log: TextIO) -> dict[str, Any]:
+    """The final-model protocol: a new model trained on train + dev, as many epochs as dev chose for the
+    train-only model, with nothing left to choose with (an epoch is kept when its training loss is the
+    lowest so far). Its test scores are the protocol's own, never mixed with the train-only ones; the model
+    goes to ``out/final``."""
+    if splits.train_scheme != splits.dev_scheme:
+        raise InputError(f"--final trains on {exp.train_path} and {exp.dev_path} together, so they need one tag "
+                         f"scheme, not {splits.train_scheme} and {splits.dev_scheme}")
+    both = _Splits(splits.train + splits.dev, splits.train_scheme, [], splits.dev_scheme, splits.test,
+                   splits.test_scheme)
+    print(f"\nfinal model: train + dev ({len(both.train):,} sentences) for {epochs} epochs", file=log)
+    tagger = build_tagger(exp, both, np.random.default_rng(exp.training.seed), log)
+    data = tagger.encoder.encode([s.tokens for s in both.train], [s.tags for s in both.train], both.train_scheme,
+                                 documents=[s.doc for s in both.train])
+    out = exp.out / "final" if exp.out is not None else None
+    if out is not None:
+        out.mkdir(exist_ok=True)
+
+    def save(current: WindowClassifier, info: dict[str, Any]) -> None:
+        if out is not None:
+            tagger.save(out / MODEL_FILE, extra={"best_epoch": info["epoch"], "protocol": "final (train + dev)",
+                                                 "training": exp.training.to_dict()})
+
+    config = replace(exp.training, epochs=epochs, patience=0)
+    lines = exp.progress if exp.epoch_lines is None else exp.epoch_lines
+    logs = train(tagger.model, data, config, None, save, out, exp.progress, epoch_lines=lines)
+    if not logs:
+        raise KeyboardInterrupt("interrupted during the final model's first epoch")
+    final = {"protocol": "train + dev", **_summary(logs)}
+    if splits.test is not None:
+        predicted, report = predict_and_score(tagger, splits.test, None, splits.test_scheme)
+        final["test"] = report.summary()
+        print(f"\ntest, final model (trained on train + dev):\n{report.text()}", file=log)
+        if out is not None:
+            write_conll(out / "test.predictions.conll", splits.test, predicted)
+    return final
 
 
 @contextlib.contextmanager
