@@ -62,6 +62,8 @@ VOLATILE = (
     (r"(<repo>/\S+\.py):\d+", r"\1:<line>", "line numbers in window-ner's source (`<repo>/...py:<line>`)"),
     (r"only [\d.]+ [kMGT]?B is available", "only <size> is available",
      "memory left under the cases' limit (`only <size> is available`)"),
+    (r"the loss reached \S+ at", "the loss reached <loss> at",
+     "a diverged loss, huge or nan as the BLAS sums it (`the loss reached <loss>`)"),
 )
 SETUP = (  # trained once, before the cases, with the real CLI; the cases read them
     ("model", {**DATA, **TINY, "--out": "model"}),

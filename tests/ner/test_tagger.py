@@ -7,6 +7,7 @@ import json
 import shutil
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -367,6 +368,9 @@ def test_a_long_text_is_tagged_in_pieces_like_the_whole(monkeypatch: pytest.Monk
     monkeypatch.setattr("window_ner.ner.inference.tagger.PIECE_CHARS", 500)
     monkeypatch.setattr("window_ner.ner.inference.tagger.BATCH_CHARS", 2_000)
     assert len(list(pieces(text, 500))) > 10
-    assert tagger()(text) == whole
+    cut = tagger()(text)
+    # the same entities; the scores up to float32 rounding (BLAS may sum a smaller batch in another order)
+    assert [replace(e, score=0.0) for e in cut] == [replace(e, score=0.0) for e in whole]
+    assert [e.score for e in cut] == pytest.approx([e.score for e in whole], rel=1e-5)
     check_offsets(text, whole)
     assert whole  # something to compare

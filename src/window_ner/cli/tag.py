@@ -28,7 +28,8 @@ from window_ner.ner.inference.tagger import Entity, Tagger, model_path
 HELP = "tag raw text, JSON records or a CoNLL file"
 FORMATS = ("inline", "jsonl", "conll")
 INPUT_FORMATS = ("auto", "text", "jsonl")
-CONLL_CHUNK = 2_000  # sentences of a CoNLL input tagged at once
+CONLL_CHUNK = 2_000  # sentences of a CoNLL input tagged at once, at least (a document is not cut)...
+MAX_CHUNK = 8 * CONLL_CHUNK  # ...unless it runs past this many
 DASK_BLOCK = "2MiB"  # bytes of input per Dask partition: enough tasks for every worker, little memory each
 
 
@@ -234,12 +235,14 @@ def _tag_conll(args: argparse.Namespace, model: Path, out: IO[str]) -> int:
 
 
 def _sentence_chunks(sentences: Iterator[Sentence]) -> Iterator[list[Sentence]]:
+    """Chunks of about CONLL_CHUNK sentences, cut between documents (the doc feature reads a document whole)
+    unless one document runs past MAX_CHUNK sentences."""
     chunk: list[Sentence] = []
     for sentence in sentences:
-        chunk.append(sentence)
-        if len(chunk) == CONLL_CHUNK:
+        if chunk and (len(chunk) >= MAX_CHUNK or (len(chunk) >= CONLL_CHUNK and sentence.doc != chunk[-1].doc)):
             yield chunk
             chunk = []
+        chunk.append(sentence)
     if chunk:
         yield chunk
 
@@ -247,7 +250,7 @@ def _sentence_chunks(sentences: Iterator[Sentence]) -> Iterator[list[Sentence]]:
 def conll_chunk(tagger: Tagger, chunk: list[Sentence]) -> str:
     """CoNLL lines of a chunk of sentences with the predicted tags added (runs in the workers too)."""
     buffer = io.StringIO()
-    write_conll(buffer, chunk, tagger.predict([sentence.tokens for sentence in chunk]))
+    write_conll(buffer, chunk, tagger.predict([s.tokens for s in chunk], [s.doc for s in chunk]))
     return buffer.getvalue()
 
 
@@ -322,7 +325,8 @@ def _tell(out: IO[str]) -> int | None:
 def _conll_texts(tagger: Tagger, texts: list[str]) -> list[str]:
     """Each text's "token tag" lines, its sentences apart; every sentence of the texts scored in one batch."""
     per_text = [[sentence.words for sentence in tokenize(text)] for text in texts]
-    tags = iter(tagger.predict([sentence for sentences in per_text for sentence in sentences]))
+    documents = [doc for doc, sentences in enumerate(per_text) for _ in sentences]  # each text a document
+    tags = iter(tagger.predict([sentence for sentences in per_text for sentence in sentences], documents))
     return [visible("\n\n".join("\n".join(f"{token} {tag}" for token, tag in zip(words, next(tags), strict=True))
                                 for words in sentences)) + "\n" for sentences in per_text]
 

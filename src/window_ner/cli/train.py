@@ -69,6 +69,10 @@ def _model_options(model: Any) -> None:
     model.add_argument("--features", default=",".join(model_defaults.features),
                        help=f"comma-separated word features beside the word vector ({', '.join(FEATURES.names())}), "
                        "or 'none'")
+    model.add_argument("--doc-folds", type=NON_NEGATIVE_INT, default=Experiment.doc_folds,
+                       help="with the doc feature: the first stage's numbers for the training data come from this "
+                       "many models, each trained on the other folds of its documents, so the second stage learns "
+                       "from a pass that has not seen the sentence (0: from the first stage itself; faster)")
     model.add_argument("--dropout-input", type=PROBABILITY, default=model_defaults.dropout_input,
                        help="dropout on the window vector x")
     model.add_argument("--dropout-hidden", type=PROBABILITY, default=model_defaults.dropout_hidden,
@@ -153,6 +157,7 @@ def experiment(args: argparse.Namespace) -> Experiment:
                              seed=args.seed, batching=args.batching or ""),
         head=head, head_options=head_options, token_column=args.token_column, tag_column=args.tag_column,
         progress=not args.no_progress, epoch_lines=True, gazetteer=args.gazetteer, final=args.final,
+        doc_folds=args.doc_folds,
     )
 
 

@@ -7,6 +7,7 @@ to the ``log`` stream it is given.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from window_ner.ner.data.text import canonical_word
 from window_ner.ner.data.vectors import load_vectors, vocab_matrix
 from window_ner.ner.inference.tagger import MODEL_FILE, Tagger
 from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
+from window_ner.ner.model.context import DOC, DocumentFeature
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
 from window_ner.ner.model.gazetteer import GAZETTEER, check_gazetteer_option, read_gazetteer
 from window_ner.ner.model.heads import HEADS, SoftmaxHead
@@ -57,6 +59,7 @@ class Experiment:
     epoch_lines: bool | None = None  # one line per epoch on stderr; None: as progress
     gazetteer: Path | None = None  # TYPE<TAB>phrase lines for the gazetteer feature
     final: bool = False  # then train on train + dev for the best epoch count, into out/final (see _final)
+    doc_folds: int = 5  # doc feature: train's first-stage numbers from this many folds of its documents (0: none)
 
     def __post_init__(self) -> None:
         options = HEADS.get(self.head).Options
@@ -64,6 +67,12 @@ class Experiment:
             raise InputError(f"the {self.head} head takes {options.__qualname__}, not "
                              f"{type(self.head_options).__qualname__}")
         check_gazetteer_option(self.model.features, self.gazetteer)
+        if self.doc_folds < 0 or self.doc_folds == 1:
+            raise InputError(f"doc_folds (--doc-folds) must be 0 (no cross-fitting) or at least 2, "
+                             f"not {self.doc_folds}")
+        if DOC in self.model.features and self.head == "binary":
+            raise InputError("the doc feature reads a first pass's entity types, which the binary head does not "
+                             "give: use it with --head softmax or crf")
 
 
 @dataclass
@@ -88,9 +97,10 @@ STALE_OUTPUTS = ("results.json", "dev.predictions.conll", "test.predictions.conl
 RARE_TYPE = 5  # entities of a type in the training data below which the type is reported as a likely typo
 
 
-def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log: TextIO) -> Tagger:
+def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log: TextIO,
+                 first_stage: Tagger | None = None) -> Tagger:
     """The untrained tagger of an experiment: labels, vocabulary, features, and the model started from the
-    word vectors (when given)."""
+    word vectors (when given); a model with the doc feature reads the trained ``first_stage``."""
     head = HEADS.get(exp.head)
     labels = head.make_labels(exp.head_options, [s.tags for s in splits.train], splits.train_scheme,
                               str(exp.train_path))
@@ -105,8 +115,13 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
     if exp.gazetteer is not None:  # its phrases come from the file, not from the training tokens
         gazetteer = read_gazetteer(exp.gazetteer)
         encoder.features = {name: gazetteer if name == GAZETTEER else f for name, f in encoder.features.items()}
+    dims = dict(exp.model.feature_dims)
+    if DOC in encoder.features:  # its numbers are per entity type, which the labels know
+        kinds = sorted({tag.split("-", 1)[1] for tag in labels.tags if "-" in tag})
+        encoder.features = {**encoder.features, DOC: DocumentFeature(kinds)}
+        dims[DOC] = encoder.features[DOC].dim
     config = ModelConfig.from_options(exp.model, vocab_size=len(encoder.vocab),
-                                      feature_sizes=encoder.feature_sizes,
+                                      feature_sizes=encoder.feature_sizes, feature_dims=dims,
                                       word_dim=vectors.dim if vectors is not None else exp.model.word_dim,
                                       head=exp.head, head_options=exp.head_options)
     config.check_fits(config.vocab_size, config.feature_sizes, len(labels.tags), exp.training.batch_size,
@@ -119,7 +134,8 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
                   "model starts from random vectors (is it the right file, in the right language?)", file=log)
     initial = vocab_matrix(vectors, encoder.vocab, rng) if vectors is not None else None
     model = WindowClassifier(config, labels, rng, word_vectors=initial)
-    return Tagger(model, encoder, info={"train": str(exp.train_path), "gold_scheme": splits.train_scheme})
+    return Tagger(model, encoder, info={"train": str(exp.train_path), "gold_scheme": splits.train_scheme},
+                  first_stage=first_stage)
 
 
 def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str, Any], Tagger]:
@@ -141,12 +157,15 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     if not counts:
         raise InputError(f"{exp.train_path}: the training data holds no entity (every tag is O): there is nothing "
                          "to learn")
+    first_stage = context = None
+    if DOC in exp.model.features:
+        first_stage, context, first_results = _first_stage(exp, splits, log)
     rng = np.random.default_rng(exp.training.seed)
-    tagger = build_tagger(exp, splits, rng, log)
+    tagger = build_tagger(exp, splits, rng, log, first_stage)
     encoder, model = tagger.encoder, tagger.model
-    train_data = encoder.encode([s.tokens for s in splits.train], [s.tags for s in splits.train],
-                                splits.train_scheme, documents=[s.doc for s in splits.train])
-    dev_data = encoder.encode([s.tokens for s in splits.dev], None)
+    train_data = tagger.encode([s.tokens for s in splits.train], [s.tags for s in splits.train],
+                               splits.train_scheme, documents=[s.doc for s in splits.train], context=context)
+    dev_data = tagger.encode([s.tokens for s in splits.dev], None, documents=[s.doc for s in splits.dev])
     train_types = _report_types(exp.train_path, counts, first, log)
     for path, sentences in ((exp.dev_path, splits.dev), (exp.test_path, splits.test)):
         unknown = sorted(_entity_counts(sentences or [])[0].keys() - train_types)
@@ -175,6 +194,8 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     if not logs:  # train() ends without an epoch only when Ctrl-C came during the first one
         raise KeyboardInterrupt("interrupted during the first epoch: nothing was written")
     results = _summary(logs)
+    if first_stage is not None:
+        results["first_stage"] = first_results
     for name, sents, data, scheme in (("dev", splits.dev, dev_data, splits.dev_scheme),
                                       ("test", splits.test, None, splits.test_scheme)):
         if sents is None:
@@ -186,7 +207,8 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
         if exp.out is not None:
             write_conll(exp.out / f"{name}.predictions.conll", sents, predicted)
     if exp.final:
-        results["final"] = _final(exp, splits, results["best_epoch"], log)
+        first_epochs = results["first_stage"]["best_epoch"] if first_stage is not None else None
+        results["final"] = _final(exp, splits, results["best_epoch"], log, first_epochs)
     results["seconds"] = round(time.perf_counter() - began, 1)
     if exp.out is not None:
         with open_atomic(exp.out / "results.json", "w", encoding="utf-8") as f:
@@ -194,7 +216,76 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     return results, tagger
 
 
-def _final(exp: Experiment, splits: _Splits, epochs: int, log: TextIO) -> dict[str, Any]:
+def _first_stage(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | None = None
+                 ) -> tuple[Tagger, np.ndarray, dict[str, Any]]:
+    """The first pass of a model with the doc feature: the same model without it, trained on train (for as many
+    epochs as dev F1 chooses, or ``epochs``); and its type probabilities for every training token, each from a
+    model that has not seen the token's document (cross-fitting: ``exp.doc_folds`` models, each trained on
+    the other folds of documents for the first stage's epoch count), or from the first stage itself with no
+    folds. Returns the first stage, those probabilities, and a summary for results.json."""
+    began = time.perf_counter()
+    options = replace(exp.model, features=tuple(name for name in exp.model.features if name != DOC))
+    single = replace(exp, model=options, final=False, doc_folds=0)
+    kinds = sorted({tag.split("-", 1)[1] for s in splits.train for tag in s.tags if "-" in tag})
+    quiet = io.StringIO()
+    print(f"\nfirst stage (the model without the doc feature){f', {epochs} epochs' if epochs else ''}:", file=log)
+    first, logs = _fit(single, splits, log, epochs)
+    summary = {**_summary(logs), "folds": exp.doc_folds}
+    if exp.doc_folds == 0:
+        context = first.type_probabilities([s.tokens for s in splits.train], [s.doc for s in splits.train], kinds)
+    else:
+        context = _cross_fitted(single, splits, exp.doc_folds, summary["best_epoch"], kinds,
+                                log if exp.progress else quiet)
+    summary["seconds"] = round(time.perf_counter() - began, 1)
+    return first, context, summary
+
+
+def _cross_fitted(exp: Experiment, splits: _Splits, n_folds: int, epochs: int, kinds: list[str], log: TextIO
+                  ) -> np.ndarray:
+    """Each training token's type probabilities from a model of ``exp`` trained on the other ``n_folds - 1``
+    folds of documents."""
+    documents = np.asarray([s.doc for s in splits.train])
+    order = np.random.default_rng(exp.training.seed).permutation(np.unique(documents))
+    fold_of = dict(zip(order.tolist(), (np.arange(len(order)) % n_folds).tolist(), strict=True))
+    folds = np.asarray([fold_of[d] for d in documents.tolist()])
+    starts = np.concatenate([[0], np.cumsum([len(s.tokens) for s in splits.train])])
+    context = np.zeros((starts[-1], len(kinds) + 1), dtype=np.float32)
+    for k in range(n_folds):
+        held = np.flatnonzero(folds == k)
+        rest = _Splits([splits.train[i] for i in np.flatnonzero(folds != k)], splits.train_scheme, splits.dev,
+                       splits.dev_scheme, None, None)
+        print(f"first stage, fold {k + 1} of {n_folds} ({len(rest.train):,} sentences, {epochs} epochs)",
+              file=log)
+        model, _ = _fit(exp, rest, log, epochs)
+        sentences = [splits.train[i] for i in held]
+        probs = model.type_probabilities([s.tokens for s in sentences], [s.doc for s in sentences], kinds)
+        rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in held])
+        context[rows] = probs
+    return context
+
+
+def _fit(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | None = None) -> tuple[Tagger, TrainLogs]:
+    """A trained tagger of ``exp`` (written nowhere): the best epoch by dev F1, or ``epochs`` epochs unscored."""
+    tagger = build_tagger(exp, splits, np.random.default_rng(exp.training.seed), io.StringIO())
+    data = tagger.encode([s.tokens for s in splits.train], [s.tags for s in splits.train], splits.train_scheme,
+                         documents=[s.doc for s in splits.train])
+    config = exp.training if epochs is None else replace(exp.training, epochs=epochs, patience=0)
+    evaluate = None
+    if epochs is None:
+        dev_data = tagger.encode([s.tokens for s in splits.dev], None, documents=[s.doc for s in splits.dev])
+
+        def evaluate(current: WindowClassifier) -> dict[str, float]:
+            return predict_and_score(tagger, splits.dev, dev_data, splits.dev_scheme)[1].summary()
+
+    lines = exp.progress if exp.epoch_lines is None else exp.epoch_lines
+    logs = train(tagger.model, data, config, evaluate, None, None, exp.progress, epoch_lines=lines)
+    if not logs:
+        raise KeyboardInterrupt("interrupted during a first stage's first epoch: nothing was written")
+    return tagger, logs
+
+
+def _final(exp: Experiment, splits: _Splits, epochs: int, log: TextIO, first_epochs: int | None = None
+           ) -> dict[str, Any]:
     """The final-model protocol: a new model trained on train + dev, as many epochs as dev chose for the
     train-only model, with nothing left to choose with (an epoch is kept when its training loss is the
     lowest so far). Its test scores are the protocol's own, never mixed with the train-only ones; the model
@@ -205,9 +296,12 @@ def _final(exp: Experiment, splits: _Splits, epochs: int, log: TextIO) -> dict[s
     both = _Splits(splits.train + splits.dev, splits.train_scheme, [], splits.dev_scheme, splits.test,
                    splits.test_scheme)
     print(f"\nfinal model: train + dev ({len(both.train):,} sentences) for {epochs} epochs", file=log)
-    tagger = build_tagger(exp, both, np.random.default_rng(exp.training.seed), log)
-    data = tagger.encoder.encode([s.tokens for s in both.train], [s.tags for s in both.train], both.train_scheme,
-                                 documents=[s.doc for s in both.train])
+    first = context = None
+    if first_epochs is not None:  # the doc feature's first stage, trained on train + dev as well
+        first, context, _ = _first_stage(exp, both, log, first_epochs)
+    tagger = build_tagger(exp, both, np.random.default_rng(exp.training.seed), log, first)
+    data = tagger.encode([s.tokens for s in both.train], [s.tags for s in both.train], both.train_scheme,
+                         documents=[s.doc for s in both.train], context=context)
     out = exp.out / "final" if exp.out is not None else None
     if out is not None:
         out.mkdir(exist_ok=True)
@@ -327,7 +421,8 @@ def predict_and_score(tagger: Tagger, sentences: Sequence[Sentence], data: Encod
 
     Pass ``data`` (the sentences already encoded) and ``gold_scheme`` when known, to skip that work.
     """
-    tags = tagger.predict_encoded(data) if data is not None else tagger.predict([s.tokens for s in sentences])
+    tags = (tagger.predict_encoded(data) if data is not None
+            else tagger.predict([s.tokens for s in sentences], [s.doc for s in sentences]))
     gold = [s.tags for s in sentences]
     labels = tagger.encoder.labels
     predicted = labels.in_gold_style(tags, gold, gold_scheme)

@@ -115,7 +115,7 @@ def explain(tagger: Tagger, text_or_tokens: str | Sequence[str], spans: Sequence
     text = text_or_tokens if isinstance(text_or_tokens, str) else None
     if not words:
         return []
-    data = tagger.encoder.encode(words)
+    data = tagger.encode(words, documents=[0] * len(words))  # the text is one document (for the doc feature)
     ids, tags, _ = tagger._decode(data)
     log_probs = tagger.log_probs(data)
     model = _constant(tagger)
@@ -307,10 +307,11 @@ def window_graph(tagger: Tagger, text_or_tokens: str | Sequence[str], explanatio
     if explanation is not None:
         where = next((k, i) for k, sentence in enumerate(spans) for i, span in enumerate(sentence)
                      if span[0] == explanation.entity.start)
-    data = tagger.encoder.encode([words[where[0]]])
-    position = slice(where[1], where[1] + 1)
+    data = tagger.encode(words, documents=[0] * len(words))  # the whole text: the doc feature reads it all
+    first = int(data.starts[where[0]]) + where[1]
+    position = slice(first, first + 1)
     tag = (int(np.flatnonzero([t == explanation.tags[0] for t in tagger.encoder.tags])[0]) if explanation
-           else int(tagger.log_probs(data)[where[1]].argmax()))
+           else int(tagger.log_probs(data)[first].argmax()))
     # a copy sharing the arrays but with gradients of its own: the tagger's parameters get no .grad
     parameters = list(tagger.model.parameters())
     model = copy.deepcopy(tagger.model, memo={id(p.data): p.data for p in parameters})

@@ -17,6 +17,7 @@ from window_ner.ner.data import tags as tagging
 from window_ner.ner.data.tokenize import tokenize
 from window_ner.ner.inference.migrate import FORMAT, FORMAT_VERSION, upgrade
 from window_ner.ner.model.classifier import EVAL_CHUNK, ModelConfig, WindowClassifier
+from window_ner.ner.model.context import DOC, type_matrix
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ __all__ = ["Entity", "Tagger", "MODEL_FILE", "CHUNK", "model_path", "pieces"]
 
 MODEL_FILE = "model.safetensors"
 CHUNK = EVAL_CHUNK  # windows scored at once: bounds memory while keeping matrix products large
+FIRST_STAGE = "first_stage"  # the metadata entry and tensor-name prefix of a doc-feature model's first pass
 MAX_WEIGHT = 1e6  # no trained parameter comes near: a larger value is damage or divergence
 BATCH_CHARS = 200_000  # characters of raw text tokenised and scored together by tag_texts
 PIECE_CHARS = 100_000  # a longer text is tagged in pieces cut at sentence ends
@@ -64,6 +66,17 @@ def _check_fit(config: ModelConfig, encoder: Encoder, numbers_in_file: int) -> N
         raise ValueError("; ".join(problems))
 
 
+def _model_from(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> tuple[WindowClassifier, Encoder]:
+    """The model and encoder that a file's metadata describes, with its tensors (checked to fit first)."""
+    encoder = Encoder.from_dict(metadata["encoder"])
+    config = ModelConfig.from_dict(metadata["model"])
+    _check_fit(config, encoder, sum(values.size for values in tensors.values()))
+    with nn.init.skipped():  # every parameter comes from the file (strict): draw no numbers for them
+        model = WindowClassifier(config, encoder.labels, np.random.default_rng(0))
+    model.load_state_dict(tensors)
+    return model, encoder
+
+
 def model_path(path: str | Path) -> Path:
     """The model file inside a model folder (or the file itself)."""
     path = Path(path)
@@ -77,10 +90,16 @@ class Tagger:
     several threads at once.
     """
 
-    def __init__(self, model: WindowClassifier, encoder: Encoder, info: dict[str, Any] | None = None):
+    def __init__(self, model: WindowClassifier, encoder: Encoder, info: dict[str, Any] | None = None,
+                 first_stage: Tagger | None = None):
         self.model = model.eval()
         self.encoder = encoder
         self.info = info or {}
+        # a model with the doc feature reads what this tagger (without it) makes of each document
+        self.first_stage = first_stage
+        if (DOC in encoder.features) != (first_stage is not None):
+            raise InputError("a model with the doc feature needs a first-stage tagger, and only such a model "
+                             "takes one")
         labels, valid = encoder.labels, model.head.valid_sequences
         self._converts = labels.converts_output(valid)
         self._output_tags = np.asarray(labels.output_tags(valid), dtype=object)
@@ -93,7 +112,25 @@ class Tagger:
         model = copy.copy(self.model)
         model.head = self.model.head.with_decode(decode)
         model.config = replace(self.model.config, head_options=model.head.options)
-        return Tagger(model, self.encoder, self.info)
+        return Tagger(model, self.encoder, self.info, self.first_stage)
+
+    # ----- encoding -----
+    def encode(self, token_lists: Sequence[Sequence[str]], gold: Sequence[Sequence[str]] | None = None,
+               gold_scheme: str | None = None, documents: Sequence[int] | None = None,
+               context: np.ndarray | None = None) -> EncodedCorpus:
+        """The model's input for these sentences (see :meth:`Encoder.encode`); with a first stage, its type
+        probabilities give the doc feature its numbers (``context`` overrides them, e.g. cross-fitted ones)."""
+        if context is None and self.first_stage is not None:
+            types = self.encoder.features[DOC].types
+            context = self.first_stage.type_probabilities(token_lists, documents, types)
+        return self.encoder.encode(token_lists, gold, gold_scheme, documents=documents, context=context)
+
+    def type_probabilities(self, token_lists: Sequence[Sequence[str]], documents: Sequence[int] | None,
+                           types: Sequence[str]) -> np.ndarray:
+        """(n_tokens, len(types) + 1): this tagger's probability of each entity type per token, O last (what a
+        first stage gives the doc feature of the second)."""
+        log_probs = self.log_probs(self.encode(token_lists, documents=documents))
+        return np.exp(log_probs) @ type_matrix(self.encoder.tags, types)
 
     # ----- persistence -----
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -108,7 +145,13 @@ class Tagger:
             "encoder": self.encoder.to_dict(),
             "info": {**self.info, **(extra or {})},
         }
-        nn.io.save(target, self.model.state_dict(), metadata)
+        tensors = self.model.state_dict()
+        if self.first_stage is not None:  # the first stage travels in the same file, its tensors prefixed
+            first = self.first_stage
+            metadata[FIRST_STAGE] = {"model": first.model.config.to_dict(), "encoder": first.encoder.to_dict(),
+                                     "info": first.info}
+            tensors.update({f"{FIRST_STAGE}.{name}": values for name, values in first.model.state_dict().items()})
+        nn.io.save(target, tensors, metadata)
         return target
 
     @classmethod
@@ -128,13 +171,14 @@ class Tagger:
                                            "corrupted, or training diverged; train the model again")
         try:
             tensors, metadata = upgrade(tensors, metadata, target)
-            encoder = Encoder.from_dict(metadata["encoder"])
-            config = ModelConfig.from_dict(metadata["model"])
-            _check_fit(config, encoder, sum(values.size for values in tensors.values()))
-            with nn.init.skipped():  # every parameter comes from the file (strict): draw no numbers for them
-                model = WindowClassifier(config, encoder.labels, np.random.default_rng(0))
-            model.load_state_dict(tensors)
-            return cls(model, encoder, metadata.get("info", {}))
+            first = None
+            if FIRST_STAGE in metadata:
+                prefix = FIRST_STAGE + "."
+                own = {name[len(prefix):]: values for name, values in tensors.items() if name.startswith(prefix)}
+                tensors = {name: values for name, values in tensors.items() if not name.startswith(prefix)}
+                part = metadata[FIRST_STAGE]
+                first = cls(*_model_from(own, part), part.get("info", {}))
+            return cls(*_model_from(tensors, metadata), metadata.get("info", {}), first)
         except nn.io.ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
@@ -160,20 +204,26 @@ class Tagger:
         """Best tag ids per token, sentence by sentence."""
         return self.model.head.decode(log_probs, starts)
 
-    def predict(self, token_lists: Sequence[Sequence[str]]) -> list[list[str]]:
-        """IOB2 tags for each sentence of pre-tokenised input (binary models: the type or 'O')."""
-        tags, _ = self._predict(token_lists)
+    def predict(self, token_lists: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+                ) -> list[list[str]]:
+        """IOB2 tags for each sentence of pre-tokenised input (binary models: the type or 'O').
+
+        ``documents`` numbers the document of each sentence (a model with the doc feature reads each
+        document as a whole); without it each sentence is a document of its own.
+        """
+        tags, _ = self._predict(token_lists, documents)
         return tags
 
     def predict_encoded(self, data: EncodedCorpus) -> list[list[str]]:
         """IOB2 tags for each sentence of an already encoded corpus."""
         return self._predict_encoded(data)[0]
 
-    def _predict(self, token_lists: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
+    def _predict(self, token_lists: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+                 ) -> tuple[list[list[str]], list[np.ndarray]]:
         if isinstance(token_lists, str) or any(isinstance(tokens, str) for tokens in token_lists):
             raise TypeError("predict() takes lists of tokens, one list per sentence (a string would be read "
                             "character by character); call the tagger on raw text: tagger(text)")
-        return self._predict_encoded(self.encoder.encode(token_lists))
+        return self._predict_encoded(self.encode(token_lists, documents=documents))
 
     def _predict_encoded(self, data: EncodedCorpus) -> tuple[list[list[str]], list[np.ndarray]]:
         return self._decode(data)[1:]
@@ -213,9 +263,11 @@ class Tagger:
         return explain(self, text_or_tokens, spans)
 
     # ----- entities -----
-    def tag_tokens(self, token_lists: Sequence[Sequence[str]]) -> list[list[Entity]]:
-        """Entities of each pre-tokenised sentence; start/end are token indices (end exclusive)."""
-        tags, confidences = self._predict(token_lists)
+    def tag_tokens(self, token_lists: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+                   ) -> list[list[Entity]]:
+        """Entities of each pre-tokenised sentence; start/end are token indices (end exclusive). ``documents``
+        as for :meth:`predict`."""
+        tags, confidences = self._predict(token_lists, documents)
         return [self._entities(tokens, sentence_tags, conf, None)
                 for tokens, sentence_tags, conf in zip(token_lists, tags, confidences, strict=True)]
 
@@ -226,7 +278,7 @@ class Tagger:
         return self.tag_texts(list(text))
 
     def tag_texts(self, texts: Sequence[str]) -> list[list[Entity]]:
-        """Entities for a batch of documents, scored together for speed.
+        """Entities for a batch of documents, scored together for speed (each text is one document).
 
         Memory stays bounded whatever the input: the texts are scored in batches of about
         :data:`BATCH_CHARS` characters, and a text longer than :data:`PIECE_CHARS` is cut into pieces at
@@ -253,7 +305,8 @@ class Tagger:
             for sentence in tokenize(piece):
                 sentences.append(sentence)
                 owner.append((doc, offset))
-        tags, confidences = self._predict([sentence.words for sentence in sentences])
+        # each text is a document (its pieces too, when they are scored together)
+        tags, confidences = self._predict([sentence.words for sentence in sentences], [doc for doc, _ in owner])
         for (doc, offset), sentence, sentence_tags, conf in zip(owner, sentences, tags, confidences, strict=True):
             result[doc].extend(self._entities(sentence.tokens, sentence_tags, conf, texts[doc], offset))
 

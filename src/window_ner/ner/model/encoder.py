@@ -51,8 +51,15 @@ def _feature_windows(ids: np.ndarray, starts: np.ndarray, size: int) -> np.ndarr
     return padded[positions]
 
 
-def _feature_ids(feature: Feature, tokens: list[str], bounds: np.ndarray) -> np.ndarray:
-    """A feature's ids for all tokens; one that looks across tokens (``ids_by_sentence``) gets them per sentence."""
+def _feature_ids(feature: Feature, tokens: list[str], bounds: np.ndarray, documents: np.ndarray | None,
+                 context: np.ndarray | None) -> np.ndarray:
+    """A feature's ids for all tokens; one that looks across tokens (``ids_by_sentence``) gets them per sentence,
+    one computed from a first pass over documents (``values``) its numbers from ``context``."""
+    if hasattr(feature, "values"):
+        if context is None:
+            return feature.ids(tokens)  # which says how to give it its context
+        sentence_docs = np.arange(len(bounds) - 1) if documents is None else documents
+        return feature.values(tokens, np.repeat(sentence_docs, np.diff(bounds)), context)
     by_sentence = getattr(feature, "ids_by_sentence", None)
     if by_sentence is None:
         return feature.ids(tokens)
@@ -79,22 +86,30 @@ class Encoder:
         return {name: feature.size for name, feature in self.features.items()}
 
     def encode(self, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]] | None = None,
-               gold_scheme: str | None = None, documents: Sequence[int] | None = None) -> EncodedCorpus:
-        """Windows for every token of ``sentences``; targets from ``gold`` tags when given."""
+               gold_scheme: str | None = None, documents: Sequence[int] | None = None,
+               context: np.ndarray | None = None) -> EncodedCorpus:
+        """Windows for every token of ``sentences``; targets from ``gold`` tags when given.
+
+        ``documents`` numbers each sentence's document (without it each sentence is a document of its own);
+        ``context`` holds a first pass's type probabilities per token, for the doc feature.
+        """
         # Words and features are per token: look all tokens up in one pass, not sentence by sentence (faster).
         starts = sentence_starts(sentences)
         tokens = [token if token.isascii() else canonical_word(token) for sentence in sentences for token in sentence]
         word_ids = self.vocab.lookup(tokens)
         word_windows = windows(word_ids, starts, self.window, left_pad=BOS, right_pad=EOS)
         bounds = np.append(starts, len(word_ids)).astype(np.int64)
-        feature_windows = {name: _feature_windows(_feature_ids(feature, tokens, bounds), starts, self.window)
+        docs = None if documents is None else np.asarray(documents, dtype=np.int64)
+        if docs is not None and len(docs) != len(sentences):
+            raise InputError(f"{len(sentences)} sentences but {len(docs)} document numbers: pass one per sentence")
+        feature_windows = {name: _feature_windows(_feature_ids(feature, tokens, bounds, docs, context), starts,
+                                                  self.window)
                            for name, feature in self.features.items()}
         if gold is None:
             targets = np.full(len(word_ids), -1, dtype=np.int64)
         else:
             _check_aligned(np.diff(bounds), gold)
             targets = self.labels.targets(gold, gold_scheme)
-        docs = None if documents is None else np.asarray(documents, dtype=np.int64)
         return EncodedCorpus(word_windows, feature_windows, targets, bounds, docs)
 
     def to_dict(self) -> dict[str, Any]:

@@ -241,4 +241,5 @@ def feature_from_dict(data: dict[str, Any]) -> Feature:
     return FEATURES.get(data.get("type")).from_dict(data)
 
 from window_ner.ner.model import chars as _chars  # noqa: E402, F401  (registers "chars")
+from window_ner.ner.model import context as _context  # noqa: E402, F401  (registers "doc")
 from window_ner.ner.model import gazetteer as _gazetteer  # noqa: E402, F401  (registers "gazetteer")
