@@ -157,3 +157,14 @@ def test_the_cli_trains_tags_and_evaluates_a_doc_model(tmp_path: Path) -> None:
     scored = subprocess.run([sys.executable, "-m", "window_ner", "evaluate", "--model", str(out), "--data",
                              str(sample_corpus("test"))], capture_output=True, text=True)
     assert scored.returncode == 0 and "FB1" in scored.stdout + scored.stderr, scored.stderr
+
+
+def test_tagging_a_conll_file_keeps_each_document_in_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from window_ner.cli import tag
+    from window_ner.ner.data.conll import Sentence
+
+    monkeypatch.setattr(tag, "CONLL_CHUNK", 3)
+    monkeypatch.setattr(tag, "MAX_CHUNK", 5)
+    docs = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3]  # document 2 runs past MAX_CHUNK: it is cut there
+    chunks = list(tag._sentence_chunks(iter(Sentence(["x"], doc=d) for d in docs)))
+    assert [[s.doc for s in chunk] for chunk in chunks] == [[0, 0, 0, 0], [1, 1, 2, 2, 2], [2, 2, 2, 2], [3]]
