@@ -168,3 +168,20 @@ def test_tagging_a_conll_file_keeps_each_document_in_one_chunk(monkeypatch: pyte
     docs = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3]  # document 2 runs past MAX_CHUNK: it is cut there
     chunks = list(tag._sentence_chunks(iter(Sentence(["x"], doc=d) for d in docs)))
     assert [[s.doc for s in chunk] for chunk in chunks] == [[0, 0, 0, 0], [1, 1, 2, 2, 2], [2, 2, 2, 2], [3]]
+
+
+def test_the_second_stage_takes_the_windows_it_shares_with_the_first_and_gets_the_same(trained) -> None:
+    _, tagger, _ = trained
+    assert tagger._shared == (True, frozenset({"caps"}))  # same words and caps; doc is the second's own
+    sentences = load_conll(sample_corpus("dev"))[:40]
+    tokens, documents = [s.tokens for s in sentences], [s.doc for s in sentences]
+    shared = tagger.encode(tokens, documents=documents)
+    first = tagger.first_stage.encode(tokens, documents=documents)
+    context = tagger.first_stage.type_probabilities(first, tagger.encoder.features["doc"].types)
+    alone = tagger.encoder.encode(tokens, documents=documents, context=context)  # everything computed again
+    assert np.array_equal(shared.word_windows, alone.word_windows)
+    assert shared.feature_windows.keys() == alone.feature_windows.keys()
+    for name in alone.feature_windows:
+        assert np.array_equal(shared.feature_windows[name], alone.feature_windows[name])
+    with pytest.raises(ValueError, match="other sentences"):
+        tagger.encoder.encode(tokens[:3], context=context[:sum(map(len, tokens[:3]))], reuse=(first, True, frozenset()))

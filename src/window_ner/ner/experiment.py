@@ -232,7 +232,8 @@ def _first_stage(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | No
     first, logs = _fit(single, splits, log, epochs)
     summary = {**_summary(logs), "folds": exp.doc_folds}
     if exp.doc_folds == 0:
-        context = first.type_probabilities([s.tokens for s in splits.train], [s.doc for s in splits.train], kinds)
+        data = first.encode([s.tokens for s in splits.train], documents=[s.doc for s in splits.train])
+        context = first.type_probabilities(data, kinds)
     else:
         context = _cross_fitted(single, splits, exp.doc_folds, summary["best_epoch"], kinds,
                                 log if exp.progress else quiet)
@@ -258,7 +259,8 @@ def _cross_fitted(exp: Experiment, splits: _Splits, n_folds: int, epochs: int, k
               file=log)
         model, _ = _fit(exp, rest, log, epochs)
         sentences = [splits.train[i] for i in held]
-        probs = model.type_probabilities([s.tokens for s in sentences], [s.doc for s in sentences], kinds)
+        held_data = model.encode([s.tokens for s in sentences], documents=[s.doc for s in sentences])
+        probs = model.type_probabilities(held_data, kinds)
         rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in held])
         context[rows] = probs
     return context

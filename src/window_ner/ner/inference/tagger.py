@@ -100,6 +100,8 @@ class Tagger:
         if (DOC in encoder.features) != (first_stage is not None):
             raise InputError("a model with the doc feature needs a first-stage tagger, and only such a model "
                              "takes one")
+        # the windows both stages compute alike (as a rule all but doc's) are computed once, by the first
+        self._shared = encoder.shared_with(first_stage.encoder) if first_stage is not None else None
         labels, valid = encoder.labels, model.head.valid_sequences
         self._converts = labels.converts_output(valid)
         self._output_tags = np.asarray(labels.output_tags(valid), dtype=object)
@@ -120,17 +122,18 @@ class Tagger:
                context: np.ndarray | None = None) -> EncodedCorpus:
         """The model's input for these sentences (see :meth:`Encoder.encode`); with a first stage, its type
         probabilities give the doc feature its numbers (``context`` overrides them, e.g. cross-fitted ones)."""
-        if context is None and self.first_stage is not None:
-            types = self.encoder.features[DOC].types
-            context = self.first_stage.type_probabilities(token_lists, documents, types)
-        return self.encoder.encode(token_lists, gold, gold_scheme, documents=documents, context=context)
+        if self.first_stage is None:
+            return self.encoder.encode(token_lists, gold, gold_scheme, documents=documents, context=context)
+        first = self.first_stage.encode(token_lists, documents=documents)
+        if context is None:
+            context = self.first_stage.type_probabilities(first, self.encoder.features[DOC].types)
+        return self.encoder.encode(token_lists, gold, gold_scheme, documents=documents, context=context,
+                                   reuse=(first, *self._shared))
 
-    def type_probabilities(self, token_lists: Sequence[Sequence[str]], documents: Sequence[int] | None,
-                           types: Sequence[str]) -> np.ndarray:
-        """(n_tokens, len(types) + 1): this tagger's probability of each entity type per token, O last (what a
-        first stage gives the doc feature of the second)."""
-        log_probs = self.log_probs(self.encode(token_lists, documents=documents))
-        return np.exp(log_probs) @ type_matrix(self.encoder.tags, types)
+    def type_probabilities(self, data: EncodedCorpus, types: Sequence[str]) -> np.ndarray:
+        """(n_tokens, len(types) + 1): this tagger's probability of each entity type per token of ``data``, O
+        last (what a first stage gives the doc feature of the second)."""
+        return np.exp(self.log_probs(data)) @ type_matrix(self.encoder.tags, types)
 
     # ----- persistence -----
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:

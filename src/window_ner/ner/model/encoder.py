@@ -85,28 +85,44 @@ class Encoder:
         """Number of ids of each feature."""
         return {name: feature.size for name, feature in self.features.items()}
 
+    def shared_with(self, other: Encoder) -> tuple[bool, frozenset[str]]:
+        """What an encoding by ``other`` holds that this encoder would compute the same: the word windows (same
+        vocabulary and window), and the windows of the features both have alike."""
+        if self.window != other.window:
+            return False, frozenset()
+        return (self.vocab == other.vocab,
+                frozenset(name for name, f in self.features.items() if other.features.get(name) == f))
+
     def encode(self, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]] | None = None,
                gold_scheme: str | None = None, documents: Sequence[int] | None = None,
-               context: np.ndarray | None = None) -> EncodedCorpus:
+               context: np.ndarray | None = None,
+               reuse: tuple[EncodedCorpus, bool, frozenset[str]] | None = None) -> EncodedCorpus:
         """Windows for every token of ``sentences``; targets from ``gold`` tags when given.
 
         ``documents`` numbers each sentence's document (without it each sentence is a document of its own);
-        ``context`` holds a first pass's type probabilities per token, for the doc feature.
+        ``context`` holds a first pass's type probabilities per token, for the doc feature. ``reuse`` is an
+        encoding of the same sentences by another encoder and what of it is shared (see :meth:`shared_with`):
+        those windows are taken as they are, not computed again.
         """
+        done, same_words, same_features = reuse if reuse is not None else (None, False, frozenset())
         # Words and features are per token: look all tokens up in one pass, not sentence by sentence (faster).
         starts = sentence_starts(sentences)
         tokens = [token if token.isascii() else canonical_word(token) for sentence in sentences for token in sentence]
-        word_ids = self.vocab.lookup(tokens)
-        word_windows = windows(word_ids, starts, self.window, left_pad=BOS, right_pad=EOS)
-        bounds = np.append(starts, len(word_ids)).astype(np.int64)
+        if same_words:
+            word_windows = done.word_windows
+        else:
+            word_windows = windows(self.vocab.lookup(tokens), starts, self.window, left_pad=BOS, right_pad=EOS)
+        bounds = np.append(starts, len(tokens)).astype(np.int64)
+        if done is not None and not np.array_equal(done.starts, bounds):
+            raise ValueError("reuse= holds an encoding of other sentences")
         docs = None if documents is None else np.asarray(documents, dtype=np.int64)
         if docs is not None and len(docs) != len(sentences):
             raise InputError(f"{len(sentences)} sentences but {len(docs)} document numbers: pass one per sentence")
-        feature_windows = {name: _feature_windows(_feature_ids(feature, tokens, bounds, docs, context), starts,
-                                                  self.window)
+        feature_windows = {name: done.feature_windows[name] if name in same_features else
+                           _feature_windows(_feature_ids(feature, tokens, bounds, docs, context), starts, self.window)
                            for name, feature in self.features.items()}
         if gold is None:
-            targets = np.full(len(word_ids), -1, dtype=np.int64)
+            targets = np.full(len(tokens), -1, dtype=np.int64)
         else:
             _check_aligned(np.diff(bounds), gold)
             targets = self.labels.targets(gold, gold_scheme)
