@@ -46,6 +46,7 @@ CONFIGS = {
     "binary-LOC": {"vectors": True, "binary": "LOC"},
     # issue 14's ablation, one ingredient at a time on top of "glove"
     "+doc": {"vectors": True, "features": ("caps", "doc")},
+    "+doc0": {"vectors": True, "features": ("caps", "doc"), "doc_folds": 0},  # no cross-fitting: 2 models, not 7
     "+doc+gaz": {"vectors": True, "features": ("caps", "doc", "gazetteer")},
     "+doc+gaz+crf": {"vectors": True, "features": ("caps", "doc", "gazetteer"), "head": "crf"},
     "+doc+gaz+crf+chars": {"vectors": True, "features": ("caps", "chars", "doc", "gazetteer"), "head": "crf"},
@@ -79,7 +80,7 @@ def run(name: str, seed: int, data: Path, epochs: int, batching: str = "", final
         training=TrainConfig(epochs=epochs, seed=seed, batching=batching),
         head=head, head_options=options(spec["binary"]) if spec.get("binary") else options(),
         gazetteer=gazetteer_file(folder) if "gazetteer" in features else None,
-        progress=False, final=final,
+        progress=False, final=final, doc_folds=spec.get("doc_folds", Experiment.doc_folds),
     )
     results, tagger = run_experiment(exp, log=io.StringIO())
     results["tagging"] = tagging_speed(tagger, conll / "test.txt")
