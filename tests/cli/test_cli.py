@@ -351,7 +351,7 @@ def test_ctrl_c_after_an_epoch_keeps_the_best_model_and_exits_130(capsys: pytest
     monkeypatch.setattr(commands, "train", train_until_the_second_dev_score)
     out_dir = tmp_path / "run"
     code, out, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
-                         "--out", out_dir, "--epochs", 5, "--hidden", 32, "--no-progress")
+                         "--out", out_dir, "--epochs", 5, "--hidden", 32, "--features", "caps", "--no-progress")
     assert code == 130
     results = json.loads(out)  # stdout holds only the results, as after a full run
     assert results["interrupted"] is True and results["epochs"] == 1 and results["best_epoch"] == 1

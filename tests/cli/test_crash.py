@@ -40,7 +40,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 SCRIPT = shutil.which("window-ner", path=str(Path(sys.executable).parent)) or "window-ner"
 TEXT = "Maria Lopez met officials of the United Nations in Geneva on Monday."
 EPOCHS = 12  # a run of about 1 s on the sample corpus with the sizes below (on a quiet machine)
-TRAIN_OPTIONS = ("--hidden", "32", "--word-dim", "50", "--patience", "0", "--seed", "7", "--no-progress")
+# the one-stage model (caps): a doc model writes nothing while its first stage trains, then writes as this one
+TRAIN_OPTIONS = ("--hidden", "32", "--word-dim", "50", "--patience", "0", "--seed", "7", "--features", "caps",
+                 "--no-progress")
 TRAIN_OUTPUTS = {MODEL_FILE, "metrics.jsonl", "dev.predictions.conll", "test.predictions.conll", "results.json"}
 LOCK = LOCK_NAME  # the output folder's flock file: removed at the end, left by SIGKILL by design
 TEMP = re.compile(r"\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")  # open_atomic: .{name}.{pid}.{hex}.tmp

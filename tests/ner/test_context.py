@@ -185,3 +185,49 @@ def test_the_second_stage_takes_the_windows_it_shares_with_the_first_and_gets_th
         assert np.array_equal(shared.feature_windows[name], alone.feature_windows[name])
     with pytest.raises(ValueError, match="other sentences"):
         tagger.encoder.encode(tokens[:3], context=context[:sum(map(len, tokens[:3]))], reuse=(first, True, frozenset()))
+
+
+def test_ctrl_c_during_the_first_stage_writes_nothing_and_exits_130(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from window_ner.cli import main
+    from window_ner.ner import experiment as commands
+
+    real_train = commands.train
+
+    def interrupted_at_the_second_dev_score(model, data, config, evaluate, *rest, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
+        scored: list[int] = []
+
+        def evaluate_then_interrupt(current):  # noqa: ANN001, ANN202
+            scored.append(1)
+            if len(scored) == 2:
+                raise KeyboardInterrupt
+            return evaluate(current)
+
+        return real_train(model, data, config, evaluate_then_interrupt, *rest, **options)
+
+    monkeypatch.setattr(commands, "train", interrupted_at_the_second_dev_score)
+    out = tmp_path / "run"
+    code = main(["train", "--train", str(sample_corpus("train")), "--dev", str(sample_corpus("dev")), "--out",
+                 str(out), "--epochs", "5", "--hidden", "16", "--no-progress"])  # caps,doc: the default
+    assert code == 130
+    assert not (out / "model.safetensors").exists() and not (out / "results.json").exists()
+
+
+def test_a_file_without_documents_is_cross_fitted_by_sentences_and_a_tiny_one_not_at_all(tmp_path: Path) -> None:
+    from window_ner.ner.experiment import _first_stage, _load_splits
+
+    text = sample_corpus("train").read_text(encoding="utf-8")
+    flat = tmp_path / "flat.conll"  # no -DOCSTART-: the whole file is one document
+    flat.write_text("\n".join(line for line in text.splitlines() if not line.startswith("-DOCSTART-")) + "\n",
+                    encoding="utf-8")
+    exp = options(train_path=flat, training=TrainConfig(epochs=1))
+    splits = _load_splits(exp)
+    assert len({s.doc for s in splits.train}) == 1
+    _, context, summary = _first_stage(exp, splits, io.StringIO())
+    assert summary["folds"] == 2
+    assert np.allclose(context.sum(axis=1), 1, atol=1e-5)  # every sentence got its numbers from a fold model
+    tiny = tmp_path / "tiny.conll"
+    tiny.write_text("Paris B-LOC\n", encoding="utf-8")
+    log = io.StringIO()
+    results, _ = run_experiment(options(train_path=tiny, doc_folds=5, training=TrainConfig(epochs=1)), log=log)
+    assert results["first_stage"]["folds"] == 0 and "1 training sentence cannot make 5 folds" in log.getvalue()

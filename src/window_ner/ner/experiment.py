@@ -83,6 +83,7 @@ class _Splits:
     dev_scheme: str
     test: list[Sentence] | None
     test_scheme: str | None
+    vectors: Any = None  # the word vectors, read once for every model of a run (see _read_vectors)
 
 
 def _load_splits(exp: Experiment) -> _Splits:
@@ -104,11 +105,7 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
     head = HEADS.get(exp.head)
     labels = head.make_labels(exp.head_options, [s.tags for s in splits.train], splits.train_scheme,
                               str(exp.train_path))
-    vectors = None
-    if exp.vectors_path is not None:
-        vectors = load_vectors(exp.vectors_path)
-        print(f"vectors: {len(vectors.words):,} words of {vectors.dim} dimensions from {exp.vectors_path}",
-              file=log)
+    vectors = splits.vectors if splits.vectors is not None else _read_vectors(exp, log)
     encoder = Encoder.build([s.tokens for s in splits.train], labels, window=exp.model.window,
                             feature_names=exp.model.features,
                             extra_words=vectors.words if vectors is not None else None)
@@ -138,6 +135,15 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
                   first_stage=first_stage)
 
 
+def _read_vectors(exp: Experiment, log: TextIO) -> Any:
+    """The experiment's word vectors (None without a file), with a line saying what they are."""
+    if exp.vectors_path is None:
+        return None
+    vectors = load_vectors(exp.vectors_path)
+    print(f"vectors: {len(vectors.words):,} words of {vectors.dim} dimensions from {exp.vectors_path}", file=log)
+    return vectors
+
+
 def run_experiment(exp: Experiment, log: TextIO | None = None) -> tuple[dict[str, Any], Tagger]:
     """Train, keep the best epoch by dev F1, evaluate on dev (and test); returns the scores and tagger.
 
@@ -157,6 +163,15 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     if not counts:
         raise InputError(f"{exp.train_path}: the training data holds no entity (every tag is O): there is nothing "
                          "to learn")
+    HEADS.get(exp.head).make_labels(exp.head_options, [s.tags for s in splits.train], splits.train_scheme,
+                                    str(exp.train_path))  # the head's demands (--binary TYPE) before any work
+    splits.vectors = _read_vectors(exp, log)  # once: every stage and fold of a doc model starts from them
+    train_types = _report_types(exp.train_path, counts, first, log)
+    for path, sentences in ((exp.dev_path, splits.dev), (exp.test_path, splits.test)):
+        unknown = sorted(_entity_counts(sentences or [])[0].keys() - train_types)
+        if unknown:
+            print(f"warning: {path} has entity types the training data has not ({', '.join(unknown)}): the "
+                  "model cannot find them, and they count as missed", file=log)
     first_stage = context = None
     if DOC in exp.model.features:
         first_stage, context, first_results = _first_stage(exp, splits, log)
@@ -166,12 +181,6 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     train_data = tagger.encode([s.tokens for s in splits.train], [s.tags for s in splits.train],
                                splits.train_scheme, documents=[s.doc for s in splits.train], context=context)
     dev_data = tagger.encode([s.tokens for s in splits.dev], None, documents=[s.doc for s in splits.dev])
-    train_types = _report_types(exp.train_path, counts, first, log)
-    for path, sentences in ((exp.dev_path, splits.dev), (exp.test_path, splits.test)):
-        unknown = sorted(_entity_counts(sentences or [])[0].keys() - train_types)
-        if unknown:
-            print(f"warning: {path} has entity types the training data has not ({', '.join(unknown)}): the "
-                  "model cannot find them, and they count as missed", file=log)
     n_params = sum(p.size for p in model.parameters())
     print(f"train: {len(splits.train):,} sentences, {len(train_data):,} tokens; dev: {len(splits.dev):,} "
           f"sentences; vocabulary {len(encoder.vocab):,}; {n_params:,} parameters; tags {' '.join(encoder.tags)}",
@@ -231,11 +240,17 @@ def _first_stage(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | No
     print(f"\nfirst stage (the model without the doc feature){f', {epochs} epochs' if epochs else ''}:", file=log)
     first, logs = _fit(single, splits, log, epochs)
     summary = {**_summary(logs), "folds": exp.doc_folds}
-    if exp.doc_folds == 0:
+    folds = exp.doc_folds if len(splits.train) >= exp.doc_folds else 0
+    if folds != exp.doc_folds:
+        n = len(splits.train)
+        print(f"note: {n} training sentence{'' if n == 1 else 's'} cannot make {exp.doc_folds} folds: the second "
+              "stage learns from the first stage's own numbers (no cross-fitting)", file=log)
+    summary["folds"] = folds
+    if folds == 0:
         data = first.encode([s.tokens for s in splits.train], documents=[s.doc for s in splits.train])
         context = first.type_probabilities(data, kinds)
     else:
-        context = _cross_fitted(single, splits, exp.doc_folds, summary["best_epoch"], kinds,
+        context = _cross_fitted(single, splits, folds, summary["best_epoch"], kinds,
                                 log if exp.progress else quiet)
     summary["seconds"] = round(time.perf_counter() - began, 1)
     return first, context, summary
@@ -244,17 +259,19 @@ def _first_stage(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | No
 def _cross_fitted(exp: Experiment, splits: _Splits, n_folds: int, epochs: int, kinds: list[str], log: TextIO
                   ) -> np.ndarray:
     """Each training token's type probabilities from a model of ``exp`` trained on the other ``n_folds - 1``
-    folds of documents."""
+    folds of documents (of sentences, when the data has fewer documents than folds: a file without
+    -DOCSTART- lines is one document)."""
     documents = np.asarray([s.doc for s in splits.train])
-    order = np.random.default_rng(exp.training.seed).permutation(np.unique(documents))
+    units = documents if len(np.unique(documents)) >= n_folds else np.arange(len(documents))
+    order = np.random.default_rng(exp.training.seed).permutation(np.unique(units))
     fold_of = dict(zip(order.tolist(), (np.arange(len(order)) % n_folds).tolist(), strict=True))
-    folds = np.asarray([fold_of[d] for d in documents.tolist()])
+    folds = np.asarray([fold_of[d] for d in units.tolist()])
     starts = np.concatenate([[0], np.cumsum([len(s.tokens) for s in splits.train])])
     context = np.zeros((starts[-1], len(kinds) + 1), dtype=np.float32)
     for k in range(n_folds):
         held = np.flatnonzero(folds == k)
         rest = _Splits([splits.train[i] for i in np.flatnonzero(folds != k)], splits.train_scheme, splits.dev,
-                       splits.dev_scheme, None, None)
+                       splits.dev_scheme, None, None, splits.vectors)
         print(f"first stage, fold {k + 1} of {n_folds} ({len(rest.train):,} sentences, {epochs} epochs)",
               file=log)
         model, _ = _fit(exp, rest, log, epochs)
@@ -281,8 +298,9 @@ def _fit(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | None = Non
 
     lines = exp.progress if exp.epoch_lines is None else exp.epoch_lines
     logs = train(tagger.model, data, config, evaluate, None, None, exp.progress, epoch_lines=lines)
-    if not logs:
-        raise KeyboardInterrupt("interrupted during a first stage's first epoch: nothing was written")
+    if not logs or logs.interrupted:  # a first stage or fold cut short is no first stage: stop the run
+        raise KeyboardInterrupt("interrupted while training the first stage (the model without the doc feature): "
+                                "nothing was written")
     return tagger, logs
 
 
@@ -296,7 +314,7 @@ def _final(exp: Experiment, splits: _Splits, epochs: int, log: TextIO, first_epo
         raise InputError(f"--final trains on {exp.train_path} and {exp.dev_path} together, so they need one tag "
                          f"scheme, not {splits.train_scheme} and {splits.dev_scheme}")
     both = _Splits(splits.train + splits.dev, splits.train_scheme, [], splits.dev_scheme, splits.test,
-                   splits.test_scheme)
+                   splits.test_scheme, splits.vectors)
     print(f"\nfinal model: train + dev ({len(both.train):,} sentences) for {epochs} epochs", file=log)
     first = context = None
     if first_epochs is not None:  # the doc feature's first stage, trained on train + dev as well
