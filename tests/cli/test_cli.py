@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._interrupts import interrupt_at_dev_score
 from tests.ner._trained import binary_model, multiclass_model
 from window_ner import __version__
 from window_ner.cli import build_parser, main
@@ -333,22 +334,7 @@ def test_demo_trains_and_tags_the_demo_sentences(capsys: pytest.CaptureFixture[s
 
 def test_ctrl_c_after_an_epoch_keeps_the_best_model_and_exits_130(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from window_ner.ner import experiment as commands
-
-    real_train = commands.train
-
-    def train_until_the_second_dev_score(model, data, config, evaluate, *rest, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
-        scored: list[int] = []
-
-        def evaluate_then_interrupt(current):  # noqa: ANN001, ANN202
-            scored.append(1)
-            if len(scored) == 2:
-                raise KeyboardInterrupt
-            return evaluate(current)
-
-        return real_train(model, data, config, evaluate_then_interrupt, *rest, **options)
-
-    monkeypatch.setattr(commands, "train", train_until_the_second_dev_score)
+    interrupt_at_dev_score(monkeypatch, 2)
     out_dir = tmp_path / "run"
     code, out, err = run(capsys, "train", "--train", sample_corpus("train"), "--dev", sample_corpus("dev"),
                          "--out", out_dir, "--epochs", 5, "--hidden", 32, "--features", "caps", "--no-progress")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests._interrupts import interrupt_at_dev_score
 from window_ner.errors import InputError
 from window_ner.ner.data.conll import load_conll
 from window_ner.ner.experiment import Experiment, run_experiment, sample_corpus
@@ -190,22 +191,8 @@ def test_the_second_stage_takes_the_windows_it_shares_with_the_first_and_gets_th
 def test_ctrl_c_during_the_first_stage_writes_nothing_and_exits_130(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from window_ner.cli import main
-    from window_ner.ner import experiment as commands
 
-    real_train = commands.train
-
-    def interrupted_at_the_second_dev_score(model, data, config, evaluate, *rest, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
-        scored: list[int] = []
-
-        def evaluate_then_interrupt(current):  # noqa: ANN001, ANN202
-            scored.append(1)
-            if len(scored) == 2:
-                raise KeyboardInterrupt
-            return evaluate(current)
-
-        return real_train(model, data, config, evaluate_then_interrupt, *rest, **options)
-
-    monkeypatch.setattr(commands, "train", interrupted_at_the_second_dev_score)
+    interrupt_at_dev_score(monkeypatch, 2)
     out = tmp_path / "run"
     code = main(["train", "--train", str(sample_corpus("train")), "--dev", str(sample_corpus("dev")), "--out",
                  str(out), "--epochs", "5", "--hidden", "16", "--no-progress"])  # caps,doc: the default
