@@ -52,7 +52,7 @@ def test_each_token_gets_the_mean_over_the_other_occurrences_in_its_document() -
 def test_the_feature_refuses_tokens_without_their_first_pass_and_saves_its_types() -> None:
     feature = DocumentFeature(["LOC", "MISC", "ORG", "PER"])
     assert feature.dim == 12 and feature.size == 0  # the study's 12 numbers per position; no table
-    with pytest.raises(InputError, match="Tagger.encode"):
+    with pytest.raises(TypeError, match="Tagger.encode"):
         feature.ids(["a"])
     with pytest.raises(ValueError, match=r"\(1, 5\) type probabilities"):
         feature.values(["a"], np.zeros(1), np.zeros((1, 3)))

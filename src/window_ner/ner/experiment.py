@@ -31,7 +31,7 @@ from window_ner.ner.data.text import canonical_word
 from window_ner.ner.data.vectors import load_vectors, vocab_matrix
 from window_ner.ner.inference.tagger import MODEL_FILE, Tagger
 from window_ner.ner.model.classifier import ModelConfig, ModelOptions, WindowClassifier
-from window_ner.ner.model.context import DOC, DocumentFeature
+from window_ner.ner.model.context import DOC, DocumentFeature, entity_types
 from window_ner.ner.model.encoder import EncodedCorpus, Encoder
 from window_ner.ner.model.gazetteer import GAZETTEER, check_gazetteer_option, read_gazetteer
 from window_ner.ner.model.heads import HEADS, SoftmaxHead
@@ -114,8 +114,7 @@ def build_tagger(exp: Experiment, splits: _Splits, rng: np.random.Generator, log
         encoder.features = {name: gazetteer if name == GAZETTEER else f for name, f in encoder.features.items()}
     dims = dict(exp.model.feature_dims)
     if DOC in encoder.features:  # its numbers are per entity type, which the labels know
-        kinds = sorted({tag.split("-", 1)[1] for tag in labels.tags if "-" in tag})
-        encoder.features = {**encoder.features, DOC: DocumentFeature(kinds)}
+        encoder.features = {**encoder.features, DOC: DocumentFeature(entity_types(labels.tags))}
         dims[DOC] = encoder.features[DOC].dim
     config = ModelConfig.from_options(exp.model, vocab_size=len(encoder.vocab),
                                       feature_sizes=encoder.feature_sizes, feature_dims=dims,
@@ -175,6 +174,7 @@ def _run(exp: Experiment, log: TextIO) -> tuple[dict[str, Any], Tagger]:
     first_stage = context = None
     if DOC in exp.model.features:
         first_stage, context, first_results = _first_stage(exp, splits, log)
+        print("\nsecond stage (the model with the doc feature):", file=log)
     rng = np.random.default_rng(exp.training.seed)
     tagger = build_tagger(exp, splits, rng, log, first_stage)
     encoder, model = tagger.encoder, tagger.model
@@ -235,11 +235,10 @@ def _first_stage(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | No
     began = time.perf_counter()
     options = replace(exp.model, features=tuple(name for name in exp.model.features if name != DOC))
     single = replace(exp, model=options, final=False, doc_folds=0)
-    kinds = sorted({tag.split("-", 1)[1] for s in splits.train for tag in s.tags if "-" in tag})
-    quiet = io.StringIO()
+    kinds = entity_types(tag for s in splits.train for tag in s.tags)
     print(f"\nfirst stage (the model without the doc feature){f', {epochs} epochs' if epochs else ''}:", file=log)
     first, logs = _fit(single, splits, log, epochs)
-    summary = {**_summary(logs), "folds": exp.doc_folds}
+    summary = _summary(logs)
     folds = exp.doc_folds if len(splits.train) >= exp.doc_folds else 0
     if folds != exp.doc_folds:
         n = len(splits.train)
@@ -250,8 +249,7 @@ def _first_stage(exp: Experiment, splits: _Splits, log: TextIO, epochs: int | No
         data = first.encode([s.tokens for s in splits.train], documents=[s.doc for s in splits.train])
         context = first.type_probabilities(data, kinds)
     else:
-        context = _cross_fitted(single, splits, folds, summary["best_epoch"], kinds,
-                                log if exp.progress else quiet)
+        context = _cross_fitted(single, splits, folds, summary["best_epoch"], kinds, log)
     summary["seconds"] = round(time.perf_counter() - began, 1)
     return first, context, summary
 
@@ -272,8 +270,8 @@ def _cross_fitted(exp: Experiment, splits: _Splits, n_folds: int, epochs: int, k
         held = np.flatnonzero(folds == k)
         rest = _Splits([splits.train[i] for i in np.flatnonzero(folds != k)], splits.train_scheme, splits.dev,
                        splits.dev_scheme, None, None, splits.vectors)
-        print(f"first stage, fold {k + 1} of {n_folds} ({len(rest.train):,} sentences, {epochs} epochs)",
-              file=log)
+        print(f"first stage, fold {k + 1} of {n_folds} ({len(rest.train):,} sentences, {epochs} "
+              f"epoch{'' if epochs == 1 else 's'})", file=log)
         model, _ = _fit(exp, rest, log, epochs)
         sentences = [splits.train[i] for i in held]
         held_data = model.encode([s.tokens for s in sentences], documents=[s.doc for s in sentences])

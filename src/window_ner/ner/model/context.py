@@ -23,12 +23,17 @@ import numpy as np
 
 from window_ner import nn
 from window_ner.autodiff import Tensor
-from window_ner.errors import InputError
+from window_ner.ner.data.tags import tag_type
 from window_ner.ner.model.features import FEATURES, Feature
 
-__all__ = ["DOC", "DocumentFeature", "DenseWindow", "type_matrix"]
+__all__ = ["DOC", "DocumentFeature", "DenseWindow", "entity_types", "type_matrix"]
 
 DOC = "doc"
+
+
+def entity_types(tags: Iterable[str]) -> list[str]:
+    """The entity types of these tags, sorted (the doc feature's columns)."""
+    return sorted({tag_type(tag) for tag in tags} - {"O"})
 
 
 def type_matrix(tags: Sequence[str], types: Sequence[str]) -> np.ndarray:
@@ -36,8 +41,7 @@ def type_matrix(tags: Sequence[str], types: Sequence[str]) -> np.ndarray:
     matrix = np.zeros((len(tags), len(types) + 1), dtype=np.float32)
     column = {kind: i for i, kind in enumerate(types)}
     for row, tag in enumerate(tags):
-        kind = tag.split("-", 1)[1] if "-" in tag else None
-        matrix[row, column[kind] if kind in column else len(types)] = 1
+        matrix[row, column.get(tag_type(tag), len(types))] = 1
     return matrix
 
 
@@ -81,8 +85,9 @@ class DocumentFeature(Feature):
         return DenseWindow(dtype)
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
-        raise InputError("the doc feature is computed from a first tagging pass over whole documents: encode "
-                         "through Tagger.encode (or pass context= to Encoder.encode), not token by token")
+        # a caller's mistake, not the input's: a bug if window-ner itself gets here, so not an InputError
+        raise TypeError("the doc feature is computed from a first tagging pass over whole documents: encode "
+                        "through Tagger.encode (or pass context= to Encoder.encode), not token by token")
 
     def values(self, tokens: Sequence[str], documents: np.ndarray, type_probs: np.ndarray) -> np.ndarray:
         """(n, dim) float32: for each token, the mean of ``type_probs`` (n, n_types + 1) over the other tokens
